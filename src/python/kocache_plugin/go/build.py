@@ -1,0 +1,122 @@
+"""The `go build` Process. Its identity (argv, env, working dir, input digest) *is* the cache key:
+a hit in Pants' local store or REAPI remote cache runs no Go process at all."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Tuple
+
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest, DigestSubset, PathGlobs, RemovePrefix
+from pants.engine.process import FallibleProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import WrappedTarget, WrappedTargetRequest
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from kocache_plugin.go.analysis import BuildConfig, GoModuleAnalysis, GoModuleAnalysisRequest
+from kocache_plugin.go.binary_spec import GoBinarySpec
+from kocache_plugin.go.go_process import GoProcess
+from kocache_plugin.go.modules import GoModule, GoModuleCache, GoModuleRequest
+from kocache_plugin.go.toolchain import GoToolchain
+from kocache_plugin.oci.platform import Platform
+from kocache_plugin.subsystems.go_toolchain import KoGoSubsystem
+
+OUT_DIR = "__kocache_out"
+
+
+class GoBuildError(Exception):
+    """A binary that cannot be built; the message names the target and platform and shows Go's output."""
+
+
+@dataclass(frozen=True)
+class GoBuildRequest:
+    spec: GoBinarySpec
+    platform: Platform
+
+
+@dataclass(frozen=True)
+class BuiltGoBinary:
+    """One binary for one platform: `digest` holds the single file `name`."""
+
+    address: Address
+    platform: Platform
+    name: str
+    digest: Digest
+
+
+def _check_platform(spec: GoBinarySpec, platform: Platform, toolchain: GoToolchain) -> None:
+    pair = f"{platform.os}/{platform.architecture}"
+    if pair not in toolchain.valid_platforms:
+        raise GoBuildError(
+            f"{spec.address}: platform {platform} is not supported by {toolchain.version} "
+            f"(GOOS/GOARCH {pair} is not in `go tool dist list`). Supported: "
+            f"{', '.join(sorted(p for p in toolchain.valid_platforms if p.startswith('linux/')))}, ..."
+        )
+
+
+def build_argv(spec: GoBinarySpec, platform: Platform, main_dir: str, module_dir: str) -> Tuple[str, ...]:
+    rel_main = os.path.relpath(main_dir or ".", module_dir or ".")
+    args = ["build", "-trimpath", "-buildvcs=false", "-o", f"{OUT_DIR}/{spec.name}"]
+    if spec.tags:
+        args.append(f"-tags={','.join(spec.tags)}")
+    if spec.gcflags:
+        args.append(f"-gcflags={' '.join(spec.gcflags)}")
+    if spec.ldflags:
+        args.append(f"-ldflags={' '.join(spec.render_ldflags(platform))}")
+    args.extend(spec.flags)
+    args.append("./" + rel_main if rel_main != "." else ".")
+    return tuple(args)
+
+
+@rule(desc="Build a Go binary", level=LogLevel.DEBUG)
+async def build_go_binary(request: GoBuildRequest, toolchain: GoToolchain, subsystem: KoGoSubsystem) -> BuiltGoBinary:
+    spec, platform = request.spec, request.platform
+    _check_platform(spec, platform, toolchain)
+    module = await Get(GoModule, GoModuleRequest(spec.main_dir, str(spec.address)))
+    module_cache = await Get(GoModuleCache, GoModule, module)
+    config = BuildConfig(FrozenDict(platform.go_env()), spec.tags, spec.cgo)
+    analysis = await Get(GoModuleAnalysis, GoModuleAnalysisRequest(module, module_cache, config))
+
+    main = analysis.package_in_dir(spec.main_dir)
+    where = f"{spec.address} ({platform})"
+    if main is None:
+        raise GoBuildError(
+            f"{where}: no Go package in `{spec.main_dir}` (module {module.path('go.mod')}). "
+            "Set `main` to the directory of a `package main`."
+        )
+    if main.error:
+        raise GoBuildError(f"{where}: Go cannot load `{main.import_path}`:\n{main.error}")
+    if main.name != "main":
+        raise GoBuildError(
+            f"{where}: `{main.import_path}` is `package {main.name}`, not `package main`: only a main package makes a binary."
+        )
+
+    extra = [module.path("go.mod"), module.path("go.sum")]
+    if module.has_vendor:
+        extra.append(module.path("vendor/modules.txt"))
+    inputs = await Get(Digest, DigestSubset(module.snapshot.digest, PathGlobs([*analysis.closure_files(main), *extra])))
+
+    goflags = " ".join(filter(None, [subsystem.goflags, "-mod=vendor" if module.has_vendor else "-mod=readonly"]))
+    result = await Get(
+        FallibleProcessResult,
+        GoProcess.create(
+            build_argv(spec, platform, spec.main_dir, module.dir),
+            f"go build {spec.address} for {platform}",
+            env={**spec.env, **config.env(), "GOFLAGS": goflags},
+            input_digest=inputs,
+            working_dir=module.dir,
+            module_cache=module_cache.digest,
+            output_files=(module.path(f"{OUT_DIR}/{spec.name}"),),
+            level=LogLevel.INFO,
+        ),
+    )
+    if result.exit_code != 0:
+        raise GoBuildError(f"{where}: `go build` failed:\n{result.stderr.decode(errors='replace')}")
+    digest = await Get(Digest, RemovePrefix(result.output_digest, module.path(OUT_DIR)))
+    return BuiltGoBinary(spec.address, platform, spec.name, digest)
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,107 @@
+"""One place that turns a `go` invocation into a hermetic Pants `Process`.
+
+Go insists on absolute GOCACHE/GOPATH/GOMODCACHE paths, but a sandbox's absolute path must never enter
+a Process (it would make every cache key unique). So a tiny bash wrapper computes them inside the
+sandbox at run time. The Process's env is explicit and minimal: nothing from the host leaks in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Tuple
+
+from pants.core.util_rules.system_binaries import BashBinary
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import Process, ProcessCacheScope
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from kocache_plugin.go.toolchain import GoToolchain
+
+WRAPPER_PATH = "__kocache/go.sh"
+MODCACHE_DIR = "__gomodcache"
+BUILD_CACHE_NAME = "kocache_go_build"
+BUILD_CACHE_DIR = "__kocache/gocache"
+
+# The build cache is an accelerator only: Go keys it by content (with -trimpath, not by directory),
+# it is not part of any Process's identity, and remote workers simply start with it empty.
+_WRAPPER = """\
+set -eu
+sandbox="$(/bin/pwd)"
+export GOROOT="$KOCACHE_GOROOT"
+export GOPATH="$sandbox/__kocache/gopath" HOME="$sandbox/__kocache/home" TMPDIR="$sandbox/__kocache/tmp"
+export GOMODCACHE="$sandbox/__gomodcache" GOCACHE="$sandbox/__kocache/gocache"
+/bin/mkdir -p "$GOPATH" "$HOME" "$TMPDIR" "$GOCACHE"
+[ -e "$GOMODCACHE" ] || /bin/mkdir -p "$GOMODCACHE"
+cd "./$KOCACHE_WORKDIR"
+exec "$GOROOT/bin/go" "$@"
+"""
+
+
+@dataclass(frozen=True)
+class GoProcess:
+    """A `go` command run in a sandbox. `working_dir` is relative to the sandbox root; outputs are
+    relative to the sandbox root too."""
+
+    args: Tuple[str, ...]
+    description: str
+    input_digest: Digest = EMPTY_DIGEST
+    env: FrozenDict = field(default_factory=FrozenDict)
+    working_dir: str = ""
+    module_cache: Optional[Digest] = None
+    output_files: Tuple[str, ...] = ()
+    output_directories: Tuple[str, ...] = ()
+    use_build_cache: bool = True
+    level: LogLevel = LogLevel.DEBUG
+
+    @classmethod
+    def create(cls, args, description: str, *, env: Mapping[str, str] = {}, **kwargs) -> "GoProcess":
+        return cls(tuple(args), description, env=FrozenDict(env), **kwargs)
+
+
+@dataclass(frozen=True)
+class GoWrapperScript:
+    digest: Digest
+
+
+@rule
+async def go_wrapper_script() -> GoWrapperScript:
+    digest = await Get(Digest, CreateDigest([FileContent(WRAPPER_PATH, _WRAPPER.encode())]))
+    return GoWrapperScript(digest)
+
+
+@rule
+async def go_process(request: GoProcess, toolchain: GoToolchain, bash: BashBinary, wrapper: GoWrapperScript) -> Process:
+    input_digest = await Get(Digest, MergeDigests([wrapper.digest, request.input_digest]))
+    env = {
+        # Defaults that keep `go` from reaching outside the sandbox; callers may override some.
+        "GOTOOLCHAIN": "local",
+        "GOENV": "off",
+        "GOWORK": "off",
+        "GOPROXY": "off",
+        "GOSUMDB": "off",
+        "GOFLAGS": "",
+        "CGO_ENABLED": "0",
+        **request.env,
+        # Where Go lives is machine-specific; its identity (version, host platform) is the key.
+        "KOCACHE_GOROOT": toolchain.goroot,
+        "KOCACHE_GO": toolchain.identity,
+        "KOCACHE_WORKDIR": request.working_dir or ".",
+    }
+    return Process(
+        argv=(bash.path, WRAPPER_PATH, *request.args),
+        description=request.description,
+        input_digest=input_digest,
+        immutable_input_digests={MODCACHE_DIR: request.module_cache} if request.module_cache else None,
+        env=env,
+        output_files=request.output_files,
+        output_directories=request.output_directories,
+        append_only_caches={BUILD_CACHE_NAME: BUILD_CACHE_DIR} if request.use_build_cache else None,
+        level=request.level,
+        cache_scope=ProcessCacheScope.SUCCESSFUL,
+    )
+
+
+def rules():
+    return collect_rules()

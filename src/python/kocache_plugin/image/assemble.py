@@ -1,0 +1,159 @@
+"""Assemble an image from its layers: config, manifest per platform, index, OCI layout.
+
+Only small JSON documents are made here, in memory, from descriptors the layer steps recorded: no layer
+byte is read. Layer blobs are merged into the layout by digest (Pants' store links them, never copies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from kocache_plugin.go.build import BuiltGoBinary, GoBuildRequest
+from kocache_plugin.image.image_spec import KoImageError, KoImageSpec
+from kocache_plugin.image.layers import BuiltLayer, LayerEntry, LayerRequest
+from kocache_plugin.oci import media_types
+from kocache_plugin.oci.descriptor import Descriptor
+from kocache_plugin.oci.image_config import HistoryEntry, ImageConfigSpec, build_image_config
+from kocache_plugin.oci.image_index import build_index
+from kocache_plugin.oci.layout import layout_files, ref_name_annotation
+from kocache_plugin.oci.manifest import build_manifest
+from kocache_plugin.oci.platform import Platform
+from kocache_plugin.subsystems.kocache import KocacheSubsystem
+
+KO_APP = "/ko-app"
+DEFAULT_PATH = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    spec: KoImageSpec
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """`layout` holds a complete OCI image layout at its root; `top` is what the tags point at."""
+
+    layout: Digest
+    top: Descriptor
+    manifests: Tuple[Descriptor, ...]  # one per platform, with its platform set
+
+
+@dataclass(frozen=True)
+class _PlatformImage:
+    manifest: Descriptor
+    blobs: Dict[str, bytes]
+
+
+def _binary_layer_request(binary: BuiltGoBinary, owner: str, inputs: Digest) -> LayerRequest:
+    return LayerRequest(
+        entries=(LayerEntry("file", f"{KO_APP.lstrip('/')}/{binary.name}", src=binary.name, mode=0o755),),
+        inputs=inputs,
+        owner=owner,
+        what=f"the binary layer {KO_APP}/{binary.name} ({binary.platform})",
+    )
+
+
+def _config_env(spec: KoImageSpec) -> Tuple[str, ...]:
+    env = {"PATH": f"{DEFAULT_PATH}:{KO_APP}"}
+    if spec.layers:
+        env["KO_DATA_PATH"] = spec.layers[0].dest
+    env.update(spec.env)
+    return tuple(f"{k}={v}" for k, v in env.items())
+
+
+def _platform_image(
+    spec: KoImageSpec, platform: Platform, layers: List[Tuple[BuiltLayer, str]], created: str
+) -> _PlatformImage:
+    config = build_image_config(
+        ImageConfigSpec(
+            platform=platform,
+            diff_ids=tuple(layer.diff_id for layer, _ in layers),
+            entrypoint=spec.entrypoint,
+            cmd=spec.args,
+            env=_config_env(spec),
+            user=spec.user,
+            working_dir=spec.workdir,
+            labels=tuple(spec.labels.items()),
+            exposed_ports=spec.ports,
+            created=created,
+            history=tuple(HistoryEntry(created=created, created_by=f"kocache: {what}") for _, what in layers),
+        )
+    )
+    config_desc = Descriptor.for_bytes(media_types.OCI_CONFIG, config)
+    manifest = build_manifest(config_desc, [layer.descriptor for layer, _ in layers])
+    return _PlatformImage(
+        Descriptor.for_bytes(media_types.OCI_MANIFEST, manifest, platform=platform),
+        {config_desc.digest: config, Descriptor.for_bytes(media_types.OCI_MANIFEST, manifest).digest: manifest},
+    )
+
+
+def _rfc3339(epoch: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@rule(desc="Assemble a ko image", level=LogLevel.DEBUG)
+async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> BuiltImage:
+    spec = request.spec
+    owner = str(spec.address)
+    if spec.base != "scratch":
+        raise KoImageError(f"{owner}: base image {spec.base!r} is not supported yet; use `scratch`.")
+
+    builds = await MultiGet(
+        Get(BuiltGoBinary, GoBuildRequest(binary, platform)) for platform in spec.platforms for binary in spec.binaries
+    )
+    binary_layers = await MultiGet(
+        Get(BuiltLayer, LayerRequest, _binary_layer_request(b, owner, b.digest)) for b in builds
+    )
+    data_layers = await MultiGet(
+        Get(
+            BuiltLayer,
+            LayerRequest(
+                entries=(LayerEntry("tree", layer.dest.lstrip("/"), src=layer.src_dir),),
+                inputs=layer.sources,
+                owner=str(layer.address),
+                what=f"the data layer {layer.dest}",
+            ),
+        )
+        for layer in spec.layers
+    )
+
+    created = _rfc3339(kocache.source_date_epoch)
+    per_platform: List[_PlatformImage] = []
+    n = len(spec.binaries)
+    for i, platform in enumerate(spec.platforms):
+        layers = [(layer, f"data layer {d.address} at {d.dest}") for layer, d in zip(data_layers, spec.layers)]
+        layers += [
+            (layer, f"binary {b.address} at {KO_APP}/{b.name}")
+            for layer, b in zip(binary_layers[i * n : (i + 1) * n], spec.binaries)
+        ]
+        per_platform.append(_platform_image(spec, platform, layers, created))
+
+    blobs: Dict[str, bytes] = {}
+    for image in per_platform:
+        blobs.update(image.blobs)
+    manifests = tuple(image.manifest for image in per_platform)
+    if len(manifests) == 1:
+        top_media, top_digest, top_size = manifests[0].media_type, manifests[0].digest, manifests[0].size
+    else:
+        index = build_index(manifests)
+        index_desc = Descriptor.for_bytes(media_types.OCI_INDEX, index)
+        blobs[index_desc.digest] = index
+        top_media, top_digest, top_size = index_desc.media_type, index_desc.digest, index_desc.size
+    top = Descriptor(top_media, top_digest, top_size)
+    entries = [Descriptor(top_media, top_digest, top_size, annotations=(ref_name_annotation(t),)) for t in spec.tags]
+    all_layers = (*binary_layers, *data_layers)
+    files = layout_files(blobs, entries, external_blobs={layer.descriptor.digest for layer in all_layers})
+    json_digest = await Get(Digest, CreateDigest([FileContent(path, data) for path, data in sorted(files.items())]))
+    layout = await Get(Digest, MergeDigests([json_digest, *(layer.blob for layer in all_layers)]))
+    return BuiltImage(layout, top, manifests)
+
+
+def rules():
+    return collect_rules()

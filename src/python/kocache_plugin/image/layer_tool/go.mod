@@ -1,0 +1,3 @@
+module kocache.dev/layertool
+
+go 1.21

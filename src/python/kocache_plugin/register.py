@@ -1,0 +1,26 @@
+"""Entry point Pants loads for `backend_packages = ["kocache_plugin"]`: rules and target types, nothing else."""
+
+from kocache_plugin import target_types as _target_types
+from kocache_plugin.go import analysis, binary_spec, build, go_process, modules, toolchain
+from kocache_plugin.goals import package
+from kocache_plugin.image import assemble, image_spec, layer_tool, layers
+
+
+def rules():
+    return [
+        *toolchain.rules(),
+        *go_process.rules(),
+        *modules.rules(),
+        *analysis.rules(),
+        *binary_spec.rules(),
+        *build.rules(),
+        *layer_tool.rules(),
+        *layers.rules(),
+        *image_spec.rules(),
+        *assemble.rules(),
+        *package.rules(),
+    ]
+
+
+def target_types():
+    return _target_types.target_types()

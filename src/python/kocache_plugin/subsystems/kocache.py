@@ -1,0 +1,47 @@
+"""The `[kocache]` options: repo-wide defaults for images (ko's KO_DOCKER_REPO, defaultPlatforms, ...)."""
+
+from __future__ import annotations
+
+from pants.option.option_types import IntOption, StrListOption, StrOption
+from pants.option.subsystem import Subsystem
+from pants.util.strutil import softwrap
+
+
+class KocacheSubsystem(Subsystem):
+    options_scope = "kocache"
+    help = "Defaults for ko_binary / ko_image targets (the kocache plugin)."
+
+    default_platforms = StrListOption(
+        default=["linux/amd64"],
+        help=softwrap(
+            """
+            Platforms to build when a `ko_image` or `ko_binary` sets no `platforms` (like ko's
+            `defaultPlatforms`). Forms: `os/arch` or `os/arch/variant`, e.g. `linux/amd64`,
+            `linux/arm64`, `linux/arm/v7`, `linux/amd64/v3`.
+            """
+        ),
+    )
+    default_repository = StrOption(
+        default=None,
+        help="Repository prefix for images that set no `repository` (like ko's KO_DOCKER_REPO).",
+    )
+    gzip_level = IntOption(
+        default=1,
+        help=softwrap(
+            """
+            Gzip level (1-9) of the layers the plugin makes. Part of every layer's cache key.
+            Level 1 is ko's choice too: binaries barely compress, so more effort buys little.
+            """
+        ),
+    )
+    source_date_epoch = IntOption(
+        default=0,
+        help=softwrap(
+            """
+            Seconds since the epoch used for every file mtime in layers and for the image's
+            `created` time. Fixed by default so that images are reproducible; the environment
+            variable SOURCE_DATE_EPOCH does not enter builds implicitly (set this option instead).
+            """
+        ),
+        advanced=True,
+    )

@@ -1,0 +1,256 @@
+"""The target types `ko_binary`, `ko_layer` and `ko_image` and their fields."""
+
+from __future__ import annotations
+
+from pants.core.goals.package import OutputPathField
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    BoolField,
+    DictStringToStringField,
+    MultipleSourcesField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import softwrap
+
+# --- ko_binary ------------------------------------------------------------------------------------
+
+
+class KoBinaryMainField(StringField):
+    alias = "main"
+    default = "."
+    help = softwrap(
+        """
+        Directory of the Go `package main` to build, relative to this BUILD file's directory.
+        The default `.` means the package that lives next to the BUILD file (as `go_binary` does).
+        """
+    )
+
+
+class KoBinaryNameField(StringField):
+    alias = "binary_name"
+    help = softwrap(
+        """
+        File name of the binary, and so of `/ko-app/<name>` in images. Defaults to the last
+        element of the main package's directory (ko's choice: the import path's base name).
+        """
+    )
+
+
+class KoPlatformsField(StringSequenceField):
+    alias = "platforms"
+    help = softwrap(
+        """
+        Platforms to build, as `os/arch` or `os/arch/variant`: `linux/amd64`, `linux/arm64`,
+        `linux/arm/v7`, `linux/amd64/v3`, ... Each platform is its own build and its own cache
+        key. Defaults to `[kocache].default_platforms`.
+        """
+    )
+
+
+class KoBuildFlagsField(StringSequenceField):
+    alias = "flags"
+    help = "Extra `go build` flags, e.g. `['-a']`. `-toolexec` and `-o` are refused."
+
+
+class KoLdflagsField(StringSequenceField):
+    alias = "ldflags"
+    help = softwrap(
+        """
+        Linker flags (`go build -ldflags`), e.g. `['-s', '-w', '-X main.version={{.Version}}']`.
+        Templates: `{{.Version}}` (`[kocache].version`), `{{.Target}}` (this target's address),
+        `{{.Platform}}`, `{{.Env.NAME}}` (only variables named in `[kocache].ldflags_env`).
+        """
+    )
+
+
+class KoGcflagsField(StringSequenceField):
+    alias = "gcflags"
+    help = "Compiler flags (`go build -gcflags`)."
+
+
+class KoBuildTagsField(StringSequenceField):
+    alias = "tags"
+    help = "Go build tags (`go build -tags`)."
+
+
+class KoBuildEnvField(DictStringToStringField):
+    alias = "env"
+    help = softwrap(
+        """
+        Extra environment for `go build`, e.g. `{"GOEXPERIMENT": "loopvar"}`. GOOS, GOARCH,
+        GOARM, GOAMD64 and CGO_ENABLED come from `platforms` and `cgo` and cannot be set here.
+        """
+    )
+
+
+class KoCgoField(BoolField):
+    alias = "cgo"
+    default = False
+    help = "Build with CGO_ENABLED=1 (needs a C toolchain for each platform). Off by default, as in ko."
+
+
+class KoBinaryTarget(Target):
+    alias = "ko_binary"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        KoBinaryMainField,
+        KoBinaryNameField,
+        KoPlatformsField,
+        KoBuildFlagsField,
+        KoLdflagsField,
+        KoGcflagsField,
+        KoBuildTagsField,
+        KoBuildEnvField,
+        KoCgoField,
+    )
+    help = softwrap(
+        """
+        A Go `package main` built hermetically (`-trimpath`, fixed env) for one or more
+        platforms. Declare it in the main package's directory.
+        """
+    )
+
+
+# --- ko_layer -------------------------------------------------------------------------------------
+
+
+class KoLayerSourcesField(MultipleSourcesField):
+    default = ("kodata/**/*",)
+    help = softwrap(
+        """
+        Files to put in the layer, relative to this BUILD file's directory. With the default
+        `kodata/**/*`, a file `kodata/a/b.txt` lands at `<path>/a/b.txt` (ko's `kodata/`).
+        """
+    )
+
+
+class KoLayerStripPrefixField(StringField):
+    alias = "strip_prefix"
+    default = "kodata"
+    help = "Leading directory (relative to the BUILD file) removed from each source path."
+
+
+class KoLayerPathField(StringField):
+    alias = "path"
+    default = "/var/run/ko"
+    help = "Directory in the image that receives the files. `KO_DATA_PATH` is set to it."
+
+
+class KoLayerTarget(Target):
+    alias = "ko_layer"
+    core_fields = (*COMMON_TARGET_FIELDS, KoLayerSourcesField, KoLayerStripPrefixField, KoLayerPathField)
+    help = "Extra files for images (ko's `kodata/`), made into their own content-addressed layer."
+
+
+# --- ko_image -------------------------------------------------------------------------------------
+
+
+class KoImageBinaryField(StringField):
+    alias = "binary"
+    required = True
+    help = "Address of the `ko_binary` that is the image's entrypoint, e.g. `//cmd/server`."
+
+
+class KoImageExtraBinariesField(StringSequenceField):
+    alias = "binaries"
+    help = "Addresses of more `ko_binary` targets to put in the image, each in its own layer."
+
+
+class KoImageLayersField(StringSequenceField):
+    alias = "layers"
+    help = "Addresses of `ko_layer` targets to add on top of the base image."
+
+
+class KoImageBaseField(StringField):
+    alias = "base"
+    default = "scratch"
+    help = "The base image: `scratch` (an empty base)."
+
+
+class KoImageEntrypointField(StringSequenceField):
+    alias = "entrypoint"
+    help = "The image's entrypoint. Defaults to `['/ko-app/<binary_name>']`, as in ko."
+
+
+class KoImageArgsField(StringSequenceField):
+    alias = "args"
+    help = "Default arguments (the config's `Cmd`)."
+
+
+class KoImageEnvField(DictStringToStringField):
+    alias = "env"
+    help = "Environment of the running container. PATH includes `/ko-app`."
+
+
+class KoImageLabelsField(DictStringToStringField):
+    alias = "labels"
+    help = "Image labels."
+
+
+class KoImageUserField(StringField):
+    alias = "user"
+    help = "User (and group) to run as, e.g. `65532` or `nonroot:nonroot`."
+
+
+class KoImageWorkdirField(StringField):
+    alias = "workdir"
+    help = "Working directory of the running container."
+
+
+class KoImagePortsField(StringSequenceField):
+    alias = "ports"
+    help = "Exposed ports, e.g. `['8080/tcp']`."
+
+
+class KoImageRepositoryField(StringField):
+    alias = "repository"
+    help = "Repository to publish to, e.g. `registry.example.com/team/app`. Defaults from `[kocache].default_repository`."
+
+
+class KoImageTagsField(StringSequenceField):
+    alias = "tags"
+    default = ("latest",)
+    help = "Tags: the `org.opencontainers.image.ref.name` entries of the layout and the tags pushed by publish."
+
+
+class KoImageOutputPathField(OutputPathField):
+    help = softwrap(
+        """
+        Where the OCI image layout directory is written, relative to `dist/`. Defaults to
+        `path.to.dir/<target name>`.
+        """
+    )
+
+
+class KoImageTarget(Target):
+    alias = "ko_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        KoImageBinaryField,
+        KoImageExtraBinariesField,
+        KoImageLayersField,
+        KoImageBaseField,
+        KoPlatformsField,
+        KoImageEntrypointField,
+        KoImageArgsField,
+        KoImageEnvField,
+        KoImageLabelsField,
+        KoImageUserField,
+        KoImageWorkdirField,
+        KoImagePortsField,
+        KoImageRepositoryField,
+        KoImageTagsField,
+        KoImageOutputPathField,
+    )
+    help = softwrap(
+        """
+        An OCI image: a base image plus one layer per binary and per `ko_layer`, for one or more
+        platforms. `pants package` writes an OCI image layout to `dist/`.
+        """
+    )
+
+
+def target_types():
+    return (KoBinaryTarget, KoLayerTarget, KoImageTarget)
