@@ -53,8 +53,20 @@ def test_for_bytes() -> None:
     "d",
     [
         Descriptor(OCI_LAYER_GZIP, DIGEST, 0),
-        Descriptor(OCI_MANIFEST, DIGEST, 10, annotations=(("k", "v"),), platform=Platform.parse("linux/amd64")),
-        Descriptor(OCI_MANIFEST, DIGEST, 10, platform=Platform("windows", "amd64", os_version="10.0.1"), urls=("u",)),
+        Descriptor(
+            OCI_MANIFEST,
+            DIGEST,
+            10,
+            annotations=(("k", "v"),),
+            platform=Platform.parse("linux/amd64"),
+        ),
+        Descriptor(
+            OCI_MANIFEST,
+            DIGEST,
+            10,
+            platform=Platform("windows", "amd64", os_version="10.0.1"),
+            urls=("u",),
+        ),
     ],
 )
 def test_json_round_trip(d: Descriptor) -> None:
@@ -65,12 +77,33 @@ def test_json_round_trip(d: Descriptor) -> None:
     "kwargs, error, message",
     [
         ({"media_type": "", "digest": DIGEST, "size": 1}, InvalidDescriptor, "'type/subtype'"),
-        ({"media_type": OCI_MANIFEST, "digest": "sha256:abc", "size": 1}, InvalidDigest, "exactly 64"),
-        ({"media_type": OCI_MANIFEST, "digest": DIGEST, "size": -1}, InvalidDescriptor, "non-negative integer"),
-        ({"media_type": OCI_MANIFEST, "digest": DIGEST, "size": True}, InvalidDescriptor, "non-negative integer"),
-        ({"media_type": OCI_MANIFEST, "digest": DIGEST, "size": "1"}, InvalidDescriptor, "non-negative integer"),
         (
-            {"media_type": OCI_MANIFEST, "digest": DIGEST, "size": 1, "annotations": (("a", "1"), ("a", "2"))},
+            {"media_type": OCI_MANIFEST, "digest": "sha256:abc", "size": 1},
+            InvalidDigest,
+            "exactly 64",
+        ),
+        (
+            {"media_type": OCI_MANIFEST, "digest": DIGEST, "size": -1},
+            InvalidDescriptor,
+            "non-negative integer",
+        ),
+        (
+            {"media_type": OCI_MANIFEST, "digest": DIGEST, "size": True},
+            InvalidDescriptor,
+            "non-negative integer",
+        ),
+        (
+            {"media_type": OCI_MANIFEST, "digest": DIGEST, "size": "1"},
+            InvalidDescriptor,
+            "non-negative integer",
+        ),
+        (
+            {
+                "media_type": OCI_MANIFEST,
+                "digest": DIGEST,
+                "size": 1,
+                "annotations": (("a", "1"), ("a", "2")),
+            },
             InvalidDescriptor,
             "duplicate annotation keys: a",
         ),
@@ -92,9 +125,18 @@ def test_constructor_rejects(kwargs, error, message) -> None:
         ([], "must be a JSON object"),
         ({"digest": DIGEST, "size": 1}, "missing required field\\(s\\) mediaType"),
         ({"mediaType": OCI_MANIFEST}, "missing required field\\(s\\) digest, size"),
-        ({"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1, "annotations": []}, "annotations must be an object"),
-        ({"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1, "urls": "u"}, "urls must be a list"),
-        ({"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1, "platform": "linux/amd64"}, "platform must be an object"),
+        (
+            {"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1, "annotations": []},
+            "annotations must be an object",
+        ),
+        (
+            {"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1, "urls": "u"},
+            "urls must be a list",
+        ),
+        (
+            {"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1, "platform": "linux/amd64"},
+            "platform must be an object",
+        ),
     ],
 )
 def test_from_json_rejects(obj, message: str) -> None:

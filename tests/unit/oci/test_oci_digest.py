@@ -2,7 +2,13 @@ import hashlib
 
 import pytest
 
-from kocache_plugin.oci.digest import InvalidDigest, blob_path, parse_digest, sha256_digest, sha256_file
+from kocache_plugin.oci.digest import (
+    InvalidDigest,
+    blob_path,
+    parse_digest,
+    sha256_digest,
+    sha256_file,
+)
 
 EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 HELLO = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
@@ -29,7 +35,7 @@ def test_sha256_file_empty(tmp_path) -> None:
 
 
 def test_parse_digest_valid() -> None:
-    assert parse_digest(HELLO) == ("sha256", HELLO[len("sha256:"):])
+    assert parse_digest(HELLO) == ("sha256", HELLO[len("sha256:") :])
     assert parse_digest("sha512:" + "a" * 128) == ("sha512", "a" * 128)
     # Unregistered algorithms only need to follow the grammar.
     assert parse_digest("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8") == (
@@ -73,6 +79,6 @@ def test_invalid_digest_is_value_error() -> None:
 
 
 def test_blob_path() -> None:
-    assert blob_path(HELLO) == "blobs/sha256/" + HELLO[len("sha256:"):]
+    assert blob_path(HELLO) == "blobs/sha256/" + HELLO[len("sha256:") :]
     with pytest.raises(InvalidDigest):
         blob_path("sha256:../../etc/passwd")

@@ -59,7 +59,10 @@ BASE = {
         "WorkingDir": "/root",
     },
     "rootfs": {"type": "layers", "diff_ids": [D2, D3]},
-    "history": [{"created": "2023-01-01T00:00:00Z", "created_by": "base layer 1"}, {"created_by": "base layer 2"}],
+    "history": [
+        {"created": "2023-01-01T00:00:00Z", "created_by": "base layer 1"},
+        {"created_by": "base layer 2"},
+    ],
 }
 
 
@@ -98,7 +101,9 @@ def test_minimal_spec() -> None:
 
 
 def test_spec_is_hashable() -> None:
-    assert hash(FULL_SPEC) == hash(ImageConfigSpec(**{f: getattr(FULL_SPEC, f) for f in FULL_SPEC.__dataclass_fields__}))
+    assert hash(FULL_SPEC) == hash(
+        ImageConfigSpec(**{f: getattr(FULL_SPEC, f) for f in FULL_SPEC.__dataclass_fields__})
+    )
 
 
 def test_extends_base() -> None:
@@ -119,8 +124,15 @@ def test_extends_base() -> None:
     assert doc["history"][2]["created"] == "2024-05-06T07:08:09Z"
     assert doc["created"] == "2024-05-06T07:08:09Z"
     # Base order kept, ours replaces in place, new keys appended.
-    assert config["Env"] == ["PATH=/usr/bin:/bin", "SSL_CERT_FILE=/ours.pem", "KO_DATA_PATH=/var/run/ko"]
-    assert config["Labels"] == {"maintainer": "base", "org.opencontainers.image.source": "https://ours"}
+    assert config["Env"] == [
+        "PATH=/usr/bin:/bin",
+        "SSL_CERT_FILE=/ours.pem",
+        "KO_DATA_PATH=/var/run/ko",
+    ]
+    assert config["Labels"] == {
+        "maintainer": "base",
+        "org.opencontainers.image.source": "https://ours",
+    }
     assert config["ExposedPorts"] == {"22/tcp": {}, "8080/tcp": {}}
     assert config["Entrypoint"] == ["/ko-app/hello"]
     # The base's Cmd was arguments for the base's entrypoint, so it must not reach our binary.
@@ -164,13 +176,20 @@ def test_empty_entrypoint_clears_base() -> None:
 
 
 def test_user_and_working_dir_override_base() -> None:
-    spec = ImageConfigSpec(platform=Platform.parse("linux/arm/v7"), user="65532:65532", working_dir="/app")
+    spec = ImageConfigSpec(
+        platform=Platform.parse("linux/arm/v7"), user="65532:65532", working_dir="/app"
+    )
     config = json.loads(build_image_config(spec, BASE))["config"]
     assert (config["User"], config["WorkingDir"]) == ("65532:65532", "/app")
 
 
 def test_base_with_nulls_and_missing_sections() -> None:
-    base = {"architecture": "amd64", "os": "linux", "config": None, "rootfs": {"type": "layers", "diff_ids": None}}
+    base = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": None,
+        "rootfs": {"type": "layers", "diff_ids": None},
+    }
     spec = ImageConfigSpec(platform=Platform.parse("linux/amd64"), diff_ids=(D1,), env=("A=1",))
     doc = json.loads(build_image_config(spec, base))
     assert doc["config"] == {"Env": ["A=1"]}
@@ -179,13 +198,23 @@ def test_base_with_nulls_and_missing_sections() -> None:
 
 
 def test_base_arm64_v8_matches_plain_arm64() -> None:
-    base = {"architecture": "arm64", "os": "linux", "variant": "v8", "rootfs": {"type": "layers", "diff_ids": []}}
-    doc = json.loads(build_image_config(ImageConfigSpec(platform=Platform.parse("linux/arm64")), base))
+    base = {
+        "architecture": "arm64",
+        "os": "linux",
+        "variant": "v8",
+        "rootfs": {"type": "layers", "diff_ids": []},
+    }
+    doc = json.loads(
+        build_image_config(ImageConfigSpec(platform=Platform.parse("linux/arm64")), base)
+    )
     assert (doc["architecture"], doc["variant"]) == ("arm64", "v8")
 
 
 def test_rejects_base_for_other_platform() -> None:
-    with pytest.raises(InvalidImageConfig, match="base image is linux/arm/v7 but the image being built is linux/amd64"):
+    with pytest.raises(
+        InvalidImageConfig,
+        match="base image is linux/arm/v7 but the image being built is linux/amd64",
+    ):
         build_image_config(ImageConfigSpec(platform=Platform.parse("linux/amd64")), BASE)
 
 
@@ -193,7 +222,10 @@ def test_rejects_base_for_other_platform() -> None:
     "base, message",
     [
         ({**BASE, "rootfs": {"type": "other", "diff_ids": []}}, "rootfs.type must be 'layers'"),
-        ({**BASE, "rootfs": {"type": "layers", "diff_ids": "x"}}, "rootfs.diff_ids must be a list of strings"),
+        (
+            {**BASE, "rootfs": {"type": "layers", "diff_ids": "x"}},
+            "rootfs.diff_ids must be a list of strings",
+        ),
         ({**BASE, "config": {"Env": "A=1"}}, "config.Env must be a list of strings"),
         ({**BASE, "config": {"Labels": []}}, "config.Labels must be an object"),
         ({**BASE, "config": []}, "base config config must be an object"),
@@ -220,6 +252,7 @@ def test_rejects_malformed_base(base, message: str) -> None:
         ({"created": "yesterday"}, "RFC 3339"),
         ({"created": "2024-01-01 00:00:00"}, "RFC 3339"),
         ({"history": ({"created_by": "x", "author": "me"},)}, "unsupported field\\(s\\) author"),
+        ({"history": ({"created_by": None},)}, "history entry created_by must be a string"),
     ],
 )
 def test_spec_rejects(kwargs, message: str) -> None:
@@ -229,4 +262,7 @@ def test_spec_rejects(kwargs, message: str) -> None:
 
 def test_created_accepts_offsets_and_fractions() -> None:
     for created in ("2024-01-02T03:04:05.123456789Z", "2024-01-02T03:04:05+02:00"):
-        assert ImageConfigSpec(platform=Platform.parse("linux/amd64"), created=created).created == created
+        assert (
+            ImageConfigSpec(platform=Platform.parse("linux/amd64"), created=created).created
+            == created
+        )

@@ -5,7 +5,12 @@ import pytest
 from kocache_plugin.oci.descriptor import Descriptor
 from kocache_plugin.oci.digest import sha256_digest
 from kocache_plugin.oci.image_index import InvalidIndex, build_index, parse_index
-from kocache_plugin.oci.media_types import DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST
+from kocache_plugin.oci.media_types import (
+    DOCKER_MANIFEST_LIST,
+    DOCKER_MANIFEST_V2,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
 from kocache_plugin.oci.platform import Platform
 
 MANIFESTS = (
@@ -19,7 +24,9 @@ def test_build_golden() -> None:
     out = build_index(MANIFESTS)
     assert sha256_digest(out) == GOLDEN_DIGEST
     assert out.startswith(b'{"manifests":[{"digest":"sha256:aaaa')
-    assert out.endswith(b'],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}')
+    assert out.endswith(
+        b'],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}'
+    )
 
 
 def test_build_structure() -> None:
@@ -59,9 +66,15 @@ def test_parse_docker_manifest_list_and_missing_media_type() -> None:
     [
         ({"schemaVersion": 1, "manifests": []}, "schemaVersion must be 2, got 1"),
         ({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "manifests": []}, "got an image manifest"),
-        ({"schemaVersion": 2, "mediaType": "text/plain", "manifests": []}, "unsupported image index mediaType"),
+        (
+            {"schemaVersion": 2, "mediaType": "text/plain", "manifests": []},
+            "unsupported image index mediaType",
+        ),
         ({"schemaVersion": 2}, "'manifests' must be a list"),
-        ({"schemaVersion": 2, "manifests": [{"mediaType": OCI_MANIFEST}]}, "manifests\\[0\\]: .*missing"),
+        (
+            {"schemaVersion": 2, "manifests": [{"mediaType": OCI_MANIFEST}]},
+            "manifests\\[0\\]: .*missing",
+        ),
     ],
 )
 def test_parse_rejects(doc, message: str) -> None:

@@ -21,9 +21,13 @@ LAYERS = (
     Descriptor(OCI_LAYER_GZIP, "sha256:" + "2" * 64, 2000),
 )
 GOLDEN = (
-    b'{"config":{"digest":"sha256:' + b"c" * 64 + b'","mediaType":"application/vnd.oci.image.config.v1+json",'
+    b'{"config":{"digest":"sha256:'
+    + b"c" * 64
+    + b'","mediaType":"application/vnd.oci.image.config.v1+json",'
     b'"size":123},"layers":[{"digest":"sha256:' + b"1" * 64 + b'","mediaType":'
-    b'"application/vnd.oci.image.layer.v1.tar+gzip","size":1000},{"digest":"sha256:' + b"2" * 64 + b'",'
+    b'"application/vnd.oci.image.layer.v1.tar+gzip","size":1000},{"digest":"sha256:'
+    + b"2" * 64
+    + b'",'
     b'"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":2000}],'
     b'"mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}'
 )
@@ -47,8 +51,12 @@ def test_build_structure_and_layer_order() -> None:
 
 
 def test_build_with_annotations() -> None:
-    out = build_manifest(CONFIG, LAYERS, {"org.opencontainers.image.created": "1970-01-01T00:00:00Z"})
-    assert json.loads(out)["annotations"] == {"org.opencontainers.image.created": "1970-01-01T00:00:00Z"}
+    out = build_manifest(
+        CONFIG, LAYERS, {"org.opencontainers.image.created": "1970-01-01T00:00:00Z"}
+    )
+    assert json.loads(out)["annotations"] == {
+        "org.opencontainers.image.created": "1970-01-01T00:00:00Z"
+    }
     assert sha256_digest(out) == ANNOTATED_DIGEST
     assert build_manifest(CONFIG, LAYERS, {}) == GOLDEN
 
@@ -82,12 +90,21 @@ def _without(key: str) -> dict:
         (_without("schemaVersion"), "schemaVersion must be 2, got None"),
         ({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}, "got an image index"),
         ({"schemaVersion": 2, "manifests": []}, "got an image index"),
-        ({**json.loads(GOLDEN), "mediaType": "text/plain"}, "unsupported manifest mediaType 'text/plain'"),
+        (
+            {**json.loads(GOLDEN), "mediaType": "text/plain"},
+            "unsupported manifest mediaType 'text/plain'",
+        ),
         (_without("config"), "no 'config' descriptor"),
-        ({**json.loads(GOLDEN), "config": {"mediaType": OCI_CONFIG}}, "manifest config: .*missing required field"),
+        (
+            {**json.loads(GOLDEN), "config": {"mediaType": OCI_CONFIG}},
+            "manifest config: .*missing required field",
+        ),
         (_without("layers"), "'layers' must be a list"),
         (
-            {**json.loads(GOLDEN), "layers": [LAYERS[0].to_json(), {**LAYERS[1].to_json(), "digest": "sha256:x"}]},
+            {
+                **json.loads(GOLDEN),
+                "layers": [LAYERS[0].to_json(), {**LAYERS[1].to_json(), "digest": "sha256:x"}],
+            },
             "manifest layers\\[1\\]: invalid digest 'sha256:x'",
         ),
     ],
@@ -97,7 +114,9 @@ def test_parse_rejects(doc, message: str) -> None:
         parse_manifest(json.dumps(doc).encode())
 
 
-@pytest.mark.parametrize("data, message", [(b"not json", "not valid JSON"), (b"[]", "must be a JSON object")])
+@pytest.mark.parametrize(
+    "data, message", [(b"not json", "not valid JSON"), (b"[]", "must be a JSON object")]
+)
 def test_parse_rejects_non_object(data: bytes, message: str) -> None:
     with pytest.raises(InvalidManifest, match=message):
         parse_manifest(data)

@@ -16,5 +16,11 @@ def test_is_index() -> None:
 def test_is_manifest() -> None:
     assert mt.is_manifest(mt.OCI_MANIFEST)
     assert mt.is_manifest(mt.DOCKER_MANIFEST_V2)
-    for other in (mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_CONFIG, mt.DOCKER_LAYER_GZIP, ""):
+    for other in (
+        mt.OCI_INDEX,
+        mt.DOCKER_MANIFEST_LIST,
+        mt.DOCKER_CONFIG,
+        mt.DOCKER_LAYER_GZIP,
+        "",
+    ):
         assert not mt.is_manifest(other)

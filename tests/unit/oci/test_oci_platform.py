@@ -51,12 +51,19 @@ def test_parse_rejects(bad: str, reason: str) -> None:
     message = str(exc.value)
     assert repr(bad) in message
     assert reason in message
-    assert "os/arch or os/arch/variant, e.g. linux/amd64, linux/arm64, linux/arm/v7, linux/amd64/v3" in message
+    assert (
+        "os/arch or os/arch/variant, e.g. linux/amd64, linux/arm64, linux/arm/v7, linux/amd64/v3"
+        in message
+    )
 
 
 @pytest.mark.parametrize(
     "bad, suggestion",
-    [("linux/x86_64", "linux/amd64"), ("linux/aarch64", "linux/arm64"), ("linux/armhf", "linux/arm/v7")],
+    [
+        ("linux/x86_64", "linux/amd64"),
+        ("linux/aarch64", "linux/arm64"),
+        ("linux/armhf", "linux/arm/v7"),
+    ],
 )
 def test_parse_suggests_go_names(bad: str, suggestion: str) -> None:
     with pytest.raises(InvalidPlatform, match=f"did you mean {suggestion}\\?"):
@@ -91,11 +98,19 @@ def test_from_json_round_trip_and_permissive_names() -> None:
     for p in (Platform.parse("linux/arm/v6"), Platform("windows", "amd64", os_version="10.0.1")):
         assert Platform.from_json(p.to_json()) == p
     # buildx attestation manifests use unknown/unknown; reading an index must not fail on them.
-    assert str(Platform.from_json({"os": "unknown", "architecture": "unknown"})) == "unknown/unknown"
+    assert (
+        str(Platform.from_json({"os": "unknown", "architecture": "unknown"})) == "unknown/unknown"
+    )
 
 
 @pytest.mark.parametrize(
-    "obj", [{}, {"os": "linux"}, {"os": "linux", "architecture": 1}, {"os": "linux", "architecture": "arm", "variant": 7}]
+    "obj",
+    [
+        {},
+        {"os": "linux"},
+        {"os": "linux", "architecture": 1},
+        {"os": "linux", "architecture": "arm", "variant": 7},
+    ],
 )
 def test_from_json_rejects(obj) -> None:
     with pytest.raises(InvalidPlatform):
@@ -132,10 +147,14 @@ def test_matches_normalizes_default_variants() -> None:
     arm64 = {"os": "linux", "architecture": "arm64"}
     assert Platform.parse("linux/arm64").matches(arm64_v8)
     assert Platform.parse("linux/arm64/v8").matches(arm64)
-    assert Platform.parse("linux/amd64").matches({"os": "linux", "architecture": "amd64", "variant": "v1"})
+    assert Platform.parse("linux/amd64").matches(
+        {"os": "linux", "architecture": "amd64", "variant": "v1"}
+    )
     assert Platform.parse("linux/arm/v7").matches({"os": "linux", "architecture": "arm"})
     assert not Platform.parse("linux/arm/v6").matches({"os": "linux", "architecture": "arm"})
-    assert not Platform.parse("linux/arm/v6").matches({"os": "linux", "architecture": "arm", "variant": "v7"})
+    assert not Platform.parse("linux/arm/v6").matches(
+        {"os": "linux", "architecture": "arm", "variant": "v7"}
+    )
 
 
 def test_matches_os_version_only_when_requested() -> None:

@@ -1,1 +1,1 @@
-"""Pure-Python OCI image primitives (digests, JSON documents, layouts) with no Pants dependency, so they are unit-testable."""
+"""Pure-Python OCI image primitives, free of Pants imports so they are unit-testable on their own."""

@@ -30,7 +30,11 @@ def _annotation_pairs(annotations: AnnotationsInput) -> Tuple[Tuple[str, str], .
 
 @dataclass(frozen=True)
 class Descriptor:
-    """An OCI content descriptor; annotations are stored as sorted pairs so the value stays hashable."""
+    """An OCI content descriptor.
+
+    Annotations may be given as a mapping or as pairs; they are stored as sorted pairs so the value
+    stays hashable and compares equal whatever the input order.
+    """
 
     media_type: str
     digest: str
@@ -101,7 +105,9 @@ class Descriptor:
         annotations = obj.get("annotations")
         annotations = {} if annotations is None else annotations
         if not isinstance(annotations, Mapping):
-            raise InvalidDescriptor(f"descriptor annotations must be an object, got {annotations!r}")
+            raise InvalidDescriptor(
+                f"descriptor annotations must be an object, got {annotations!r}"
+            )
         urls = obj.get("urls")
         urls = [] if urls is None else urls
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):

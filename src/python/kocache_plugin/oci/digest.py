@@ -45,7 +45,9 @@ def sha256_file(path: Union[str, os.PathLike]) -> Tuple[str, int]:
 def parse_digest(s: str) -> Tuple[str, str]:
     """Split a digest into (algorithm, encoded), rejecting anything a registry or runtime would reject."""
     if not isinstance(s, str):
-        raise InvalidDigest(f"digest must be a string like {_EXAMPLE}, got {type(s).__name__} {s!r}")
+        raise InvalidDigest(
+            f"digest must be a string like {_EXAMPLE}, got {type(s).__name__} {s!r}"
+        )
     algorithm, sep, encoded = s.partition(":")
     if not sep:
         raise InvalidDigest(f"invalid digest {s!r}: missing ':' (expected {_EXAMPLE})")

@@ -1,4 +1,4 @@
-"""Image config JSON (OCI image-spec config.md), built deterministically and optionally on top of a base image's config."""
+"""Image config JSON (OCI image-spec config.md), built deterministically, optionally over a base config."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ class HistoryEntry:
                 f"history entry has unsupported field(s) {', '.join(sorted(unknown))}; "
                 "expected created, created_by, comment, empty_layer"
             )
+        for field in ("created", "created_by", "comment"):
+            if not isinstance(obj.get(field, ""), str):
+                raise InvalidImageConfig(
+                    f"history entry {field} must be a string, got {obj[field]!r}"
+                )
         return cls(
             created=obj.get("created", ""),
             created_by=obj.get("created_by", ""),
@@ -76,7 +81,9 @@ def _label_pairs(
     items = list(labels.items() if isinstance(labels, Mapping) else labels)
     for k, v in items:
         if not isinstance(k, str) or not k or not isinstance(v, str):
-            raise InvalidImageConfig(f"label keys must be non-empty strings and values strings, got {k!r}: {v!r}")
+            raise InvalidImageConfig(
+                f"label keys must be non-empty strings and values strings, got {k!r}: {v!r}"
+            )
     pairs = tuple(sorted(items))
     duplicates = sorted({a[0] for a, b in zip(pairs, pairs[1:]) if a[0] == b[0]})
     if duplicates:
@@ -133,11 +140,16 @@ class ImageConfigSpec:
         _freeze(self, "cmd", None if self.cmd is None else tuple(self.cmd))
         _freeze(self, "env", tuple(self.env))
         _freeze(self, "labels", _label_pairs(self.labels))
-        _freeze(self, "exposed_ports", tuple(sorted({_normalize_port(p) for p in self.exposed_ports})))
+        _freeze(
+            self, "exposed_ports", tuple(sorted({_normalize_port(p) for p in self.exposed_ports}))
+        )
         _freeze(
             self,
             "history",
-            tuple(h if isinstance(h, HistoryEntry) else HistoryEntry.from_json(h) for h in self.history),
+            tuple(
+                h if isinstance(h, HistoryEntry) else HistoryEntry.from_json(h)
+                for h in self.history
+            ),
         )
 
 
@@ -219,7 +231,9 @@ def build_image_config(spec: ImageConfigSpec, base: Optional[Mapping[str, Any]] 
 
     rootfs = _object(doc.get("rootfs"), "rootfs")
     if rootfs.get("type", "layers") != "layers":
-        raise InvalidImageConfig(f"base config rootfs.type must be 'layers', got {rootfs['type']!r}")
+        raise InvalidImageConfig(
+            f"base config rootfs.type must be 'layers', got {rootfs['type']!r}"
+        )
     base_diff_ids = _string_list(rootfs.get("diff_ids"), "rootfs.diff_ids")
     doc["rootfs"] = {"type": "layers", "diff_ids": base_diff_ids + list(spec.diff_ids)}
 

@@ -1,4 +1,4 @@
-"""Image indexes: the multi-platform document listing one manifest per platform (also a layout's index.json)."""
+"""Image indexes: the multi-platform list of per-platform manifests (and a layout's index.json)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,16 @@ def parse_index(data: bytes) -> Dict[str, Any]:
         raise InvalidIndex(f"image index schemaVersion must be 2, got {doc.get('schemaVersion')!r}")
     media_type = doc.get("mediaType")
     if media_type is not None and is_manifest(media_type):
-        raise InvalidIndex(f"expected an image index but got an image manifest (mediaType {media_type!r})")
+        raise InvalidIndex(
+            f"expected an image index but got an image manifest (mediaType {media_type!r})"
+        )
     if media_type is not None and not is_index(media_type):
         raise InvalidIndex(f"unsupported image index mediaType {media_type!r}")
     manifests = doc.get("manifests")
     if not isinstance(manifests, list):
-        raise InvalidIndex(f"image index 'manifests' must be a list of descriptors, got {manifests!r}")
+        raise InvalidIndex(
+            f"image index 'manifests' must be a list of descriptors, got {manifests!r}"
+        )
     for i, entry in enumerate(manifests):
         try:
             Descriptor.from_json(entry)

@@ -127,7 +127,9 @@ def write_layout(directory: StrPath, files: Mapping[str, bytes]) -> None:
     for rel in [p for p in sorted(files) if p not in last] + last:
         parts = PurePosixPath(rel).parts
         if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
-            raise LayoutError(f"refusing to write {rel!r}: layout paths must be relative and stay inside the layout")
+            raise LayoutError(
+                f"refusing to write {rel!r}: layout paths must be relative and stay inside the layout"
+            )
         target = root.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(files[rel])
@@ -139,8 +141,12 @@ def read_layout(directory: StrPath) -> Dict[str, Any]:
     try:
         marker = (root / OCI_LAYOUT_FILE).read_bytes()
     except FileNotFoundError:
-        raise LayoutError(f"{root} is not an OCI image layout: it has no {OCI_LAYOUT_FILE} file") from None
-    version = parse_json_object(marker, f"{root / OCI_LAYOUT_FILE}", LayoutError).get("imageLayoutVersion")
+        raise LayoutError(
+            f"{root} is not an OCI image layout: it has no {OCI_LAYOUT_FILE} file"
+        ) from None
+    version = parse_json_object(marker, f"{root / OCI_LAYOUT_FILE}", LayoutError).get(
+        "imageLayoutVersion"
+    )
     if version != IMAGE_LAYOUT_VERSION:
         raise LayoutError(
             f"{root / OCI_LAYOUT_FILE}: unsupported imageLayoutVersion {version!r}, expected {IMAGE_LAYOUT_VERSION!r}"
@@ -161,9 +167,13 @@ def _read_blob(root: Path, desc: Descriptor) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise LayoutError(f"layout {root} is missing blob {desc.digest} ({desc.media_type})") from None
+        raise LayoutError(
+            f"layout {root} is missing blob {desc.digest} ({desc.media_type})"
+        ) from None
     if sha256_digest(data) != desc.digest or len(data) != desc.size:
-        raise LayoutError(f"{path} does not match its descriptor (digest {desc.digest}, size {desc.size})")
+        raise LayoutError(
+            f"{path} does not match its descriptor (digest {desc.digest}, size {desc.size})"
+        )
     return data
 
 

@@ -20,5 +20,5 @@ def is_index(media_type: str) -> bool:
 
 
 def is_manifest(media_type: str) -> bool:
-    """True for single-platform image manifests (OCI or Docker v2 schema 2), which point at a config and layers."""
+    """True for single-platform manifests (OCI or Docker v2 schema 2), which point at config and layers."""
     return media_type in (OCI_MANIFEST, DOCKER_MANIFEST_V2)

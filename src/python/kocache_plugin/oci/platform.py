@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping
 
-_VALID_FORMS = "os/arch or os/arch/variant, e.g. linux/amd64, linux/arm64, linux/arm/v7, linux/amd64/v3"
+_VALID_FORMS = (
+    "os/arch or os/arch/variant, e.g. linux/amd64, linux/arm64, linux/arm/v7, linux/amd64/v3"
+)
 
 # Go's GOOS/GOARCH names, which are also the OCI platform names: parse() rejects typos early
 # rather than letting `go build` or a registry fail later.
@@ -90,7 +92,9 @@ class Platform:
             allowed = _VALID_VARIANTS.get(arch, ())
             if variant not in allowed:
                 choices = ", ".join(allowed) if allowed else "none"
-                raise fail(f"variant {variant!r} is not valid for {arch} (valid variants: {choices})")
+                raise fail(
+                    f"variant {variant!r} is not valid for {arch} (valid variants: {choices})"
+                )
         return cls(os=os_name, architecture=arch, variant=variant)
 
     @classmethod
