@@ -17,7 +17,7 @@ from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 
-from kocache_plugin.go.go_process import GoProcess
+from kocache_plugin.go.go_process import MODCACHE_DIR, GoProcess
 from kocache_plugin.go.modules import GoModule, GoModuleCache
 
 _FILE_LISTS = (
@@ -106,27 +106,28 @@ def _error_text(raw: dict) -> str:
 
 
 def parse_go_list(stdout: str, module_dir: str) -> FrozenDict:
-    """Turn `go list -json` output (absolute sandbox paths) into packages with repo-relative paths."""
+    """Turn `go list -json` output (absolute sandbox paths) into packages with repo-relative paths.
+
+    A package is "in the repo" when its directory lies in the sandbox outside the module cache: the main
+    module, its vendor tree and modules replaced by local directories. Only those contribute files.
+    """
     listed = list(_json_stream(stdout))
-    main_root = None
-    for raw in listed:
-        mod = raw.get("Module") or {}
-        if mod.get("Main"):
-            main_root = mod["Dir"]
-            break
+    main_root = next((raw["Module"]["Dir"] for raw in listed if (raw.get("Module") or {}).get("Main")), None)
+    sandbox = None
+    if main_root:
+        sandbox = main_root[: -len(module_dir) - 1] if module_dir else main_root
+    modcache = os.path.join(sandbox, MODCACHE_DIR) if sandbox else None
     packages = {}
     for raw in listed:
         pkg_dir = raw.get("Dir", "")
-        in_repo = bool(main_root) and not raw.get("Standard") and (pkg_dir == main_root or pkg_dir.startswith(main_root + os.sep))
-        rel_dir = ""
-        if in_repo:
-            rel_dir = os.path.normpath(os.path.join(module_dir, os.path.relpath(pkg_dir, main_root)))
-            rel_dir = "" if rel_dir == "." else rel_dir
-        files = tuple(
-            os.path.join(rel_dir, f) if rel_dir else f
-            for key in _FILE_LISTS
-            for f in raw.get(key) or ()
-        ) if in_repo else ()
+        in_repo = bool(
+            sandbox
+            and not raw.get("Standard")
+            and pkg_dir.startswith(sandbox + os.sep)
+            and not pkg_dir.startswith(modcache + os.sep)
+        )
+        rel_dir = os.path.relpath(pkg_dir, sandbox) if in_repo else ""
+        files = tuple(os.path.join(rel_dir, f) for key in _FILE_LISTS for f in raw.get(key) or ()) if in_repo else ()
         packages[raw["ImportPath"]] = GoPackage(
             import_path=raw["ImportPath"],
             name=raw.get("Name", ""),
@@ -144,7 +145,7 @@ async def analyse_go_module(request: GoModuleAnalysisRequest) -> GoModuleAnalysi
     module = request.module
     sources = await Get(
         Digest,
-        DigestSubset(module.snapshot.digest, PathGlobs([module.path("**"), "!" + module.path("**/*_test.go")])),
+        DigestSubset(module.snapshot.digest, PathGlobs(["**", "!**/*_test.go"])),
     )
     config = request.config
     result = await Get(

@@ -76,6 +76,8 @@ async def build_go_binary(request: GoBuildRequest, toolchain: GoToolchain, subsy
     _check_platform(spec, platform, toolchain)
     module = await Get(GoModule, GoModuleRequest(spec.main_dir, str(spec.address)))
     module_cache = await Get(GoModuleCache, GoModule, module)
+    if module_cache.error:
+        raise GoBuildError(f"{spec.address}: {module_cache.error}")
     config = BuildConfig(FrozenDict(platform.go_env()), spec.tags, spec.cgo)
     analysis = await Get(GoModuleAnalysis, GoModuleAnalysisRequest(module, module_cache, config))
 
@@ -93,7 +95,7 @@ async def build_go_binary(request: GoBuildRequest, toolchain: GoToolchain, subsy
             f"{where}: `{main.import_path}` is `package {main.name}`, not `package main`: only a main package makes a binary."
         )
 
-    extra = [module.path("go.mod"), module.path("go.sum")]
+    extra = list(module.manifest_files())
     if module.has_vendor:
         extra.append(module.path("vendor/modules.txt"))
     inputs = await Get(Digest, DigestSubset(module.snapshot.digest, PathGlobs([*analysis.closure_files(main), *extra])))

@@ -8,11 +8,12 @@ against the downloaded module cache, passed in as an immutable input digest.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import Digest, DigestSubset, PathGlobs, Paths, RemovePrefix, Snapshot
+from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs, Paths, RemovePrefix, Snapshot
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
 
@@ -35,18 +36,49 @@ class GoModule:
     """A Go module of the repo: `dir` holds go.mod (relative to the build root, "" for the root)."""
 
     dir: str
-    snapshot: Snapshot  # every file under `dir` that Pants sees (it is the analysis step's input)
+    snapshot: Snapshot  # every file under `dir` and the local replacements (the analysis step's input)
     has_vendor: bool
+    local_replacements: Tuple[str, ...]  # repo-relative dirs of `replace ... => ./local/dir`
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name) if self.dir else name
 
+    def manifest_files(self) -> Tuple[str, ...]:
+        """The files that define the module graph: go.mod, go.sum, and the local replacements' go.mod."""
+        return (self.path("go.mod"), self.path("go.sum"), *(f"{d}/go.mod" for d in self.local_replacements))
+
 
 @dataclass(frozen=True)
 class GoModuleCache:
-    """Third-party modules of one module, downloaded; None-equivalent is an empty digest."""
+    """Third-party modules of one module, downloaded (None when vendored). A failed download is kept as
+    `error`, so the build that needs it can name its target."""
 
     digest: Optional[Digest]
+    error: str = ""
+
+
+_REPLACE_LINE = re.compile(r"^\s*(?:replace\s+)?\S+(?:\s+\S+)?\s+=>\s+(\S+)\s*(?:\S+)?\s*$")
+
+
+def local_replacement_paths(go_mod: str) -> Tuple[str, ...]:
+    """Targets of `replace` directives that are local directories (they start with ./ or ../ or /)."""
+    paths = []
+    in_block = False
+    for line in go_mod.splitlines():
+        line = line.split("//", 1)[0].strip()
+        if in_block and line == ")":
+            in_block = False
+            continue
+        if line.startswith("replace") and line.endswith("("):
+            in_block = True
+            continue
+        if in_block or line.startswith("replace "):
+            m = _REPLACE_LINE.match(line)
+            if m:
+                target = m.group(1).strip('"')
+                if target.startswith(("./", "../", "/")) or target in (".", ".."):
+                    paths.append(target)
+    return tuple(paths)
 
 
 def _ancestors(directory: str):
@@ -67,15 +99,28 @@ async def find_go_module(request: GoModuleRequest) -> GoModule:
             "A ko_binary must live in a Go module (run `go mod init` at the module's root)."
         )
     prefix = f"{module_dir}/" if module_dir else ""
-    snapshot = await Get(Snapshot, PathGlobs([f"{prefix}**"]))
-    return GoModule(module_dir, snapshot, has_vendor=f"{prefix}vendor/modules.txt" in snapshot.files)
+    go_mod = await Get(DigestContents, PathGlobs([f"{prefix}go.mod"]))
+    replacements = []
+    for path in local_replacement_paths(go_mod[0].content.decode(errors="replace")):
+        resolved = os.path.normpath(os.path.join(module_dir, path))
+        if path.startswith("/") or resolved.startswith(".."):
+            raise GoModuleError(
+                f"{request.owner}: {prefix}go.mod replaces a module with `{path}`, outside the repository; "
+                "Pants can only see files inside the build root."
+            )
+        replacements.append(resolved)
+    snapshot = await Get(Snapshot, PathGlobs([f"{prefix}**", *(f"{d}/**" for d in replacements)]))
+    return GoModule(
+        module_dir, snapshot, has_vendor=f"{prefix}vendor/modules.txt" in snapshot.files,
+        local_replacements=tuple(replacements),
+    )
 
 
 @rule(desc="Download third-party Go modules")
 async def download_go_modules(module: GoModule, subsystem: KoGoSubsystem) -> GoModuleCache:
     if module.has_vendor:
         return GoModuleCache(None)
-    manifest = await Get(Digest, DigestSubset(module.snapshot.digest, PathGlobs([module.path("go.mod"), module.path("go.sum")])))
+    manifest = await Get(Digest, DigestSubset(module.snapshot.digest, PathGlobs(module.manifest_files())))
     passed = await Get(EnvironmentVars, EnvironmentVarsRequest(subsystem.download_env))
     env = {"GOPROXY": subsystem.proxy, "GOSUMDB": "sum.golang.org", "GOFLAGS": "-modcacherw", **passed}
     result = await Get(
@@ -91,9 +136,10 @@ async def download_go_modules(module: GoModule, subsystem: KoGoSubsystem) -> GoM
         ),
     )
     if result.exit_code != 0:
-        raise GoModuleError(
-            f"Downloading the modules of {module.path('go.mod')} failed (GOPROXY={env['GOPROXY']}):\n"
-            f"{result.stderr.decode(errors='replace')}"
+        return GoModuleCache(
+            None,
+            error=f"downloading the modules of {module.path('go.mod')} failed (GOPROXY={env['GOPROXY']}):\n"
+            f"{result.stderr.decode(errors='replace')}",
         )
     # Zips are only needed to download again; the extracted trees and .mod/.ziphash files are enough to build.
     pruned = await Get(
