@@ -187,9 +187,9 @@ class DockerConfig:
         self.path = path
         self._env = env
         self._helper_timeout = helper_timeout
-        auths = doc.get("auths") or {}
-        helpers = doc.get("credHelpers") or {}
-        store = doc.get("credsStore") or ""
+        auths = doc.get("auths", {}) if doc.get("auths") is not None else {}
+        helpers = doc.get("credHelpers", {}) if doc.get("credHelpers") is not None else {}
+        store = doc.get("credsStore", "") if doc.get("credsStore") is not None else ""
         if not isinstance(auths, dict) or not isinstance(helpers, dict) or not isinstance(store, str):
             raise DockerConfigError(
                 f"{path}: 'auths' and 'credHelpers' must be objects and 'credsStore' a string"

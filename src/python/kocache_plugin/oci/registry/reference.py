@@ -208,3 +208,20 @@ class Reference:
 def parse_reference(s: str, *, default_registry: str = DOCKER_HUB) -> Reference:
     """Shorthand for Reference.parse."""
     return Reference.parse(s, default_registry=default_registry)
+
+
+def check_repository(repository: str) -> str:
+    """`repository` if it is a valid repository name (e.g. "team/app"), else InvalidReference."""
+    _check_repository(repository, repository)
+    if len(repository) > NAME_TOTAL_LENGTH_MAX:
+        raise InvalidReference(f"repository {repository!r} is longer than {NAME_TOTAL_LENGTH_MAX} characters")
+    return repository
+
+
+def check_tag_or_digest(ref: str) -> str:
+    """`ref` if it is a valid tag or sha256 digest (what follows ':' or '@' in a reference)."""
+    if ":" in ref:
+        _check_digest(ref, ref)
+    else:
+        _check_tag(ref, ref)
+    return ref

@@ -42,7 +42,7 @@ ERROR_BODY_LIMIT = 64 * 1024
 _BLOCK_SIZE = 256 * 1024
 _MAX_IDLE_PER_HOST = 8
 # Failures of the network or of the peer that may well go away on a second try.
-_TRANSIENT_ERRORS = (
+TRANSIENT_ERRORS = (
     ConnectionError,  # refused, reset, aborted, broken pipe, RemoteDisconnected
     socket.timeout,
     http.client.IncompleteRead,
@@ -271,7 +271,7 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     return max(0.0, when.timestamp() - current)
 
 
-def _describe_exception(e: BaseException) -> str:
+def describe_exception(e: BaseException) -> str:
     if isinstance(e, socket.timeout):
         return "timed out waiting for the server"
     if isinstance(e, http.client.RemoteDisconnected):
@@ -444,8 +444,8 @@ class Transport:
             except (ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
                 # The server answered, but not with TLS: a plain-http registry.
                 return "http"
-            except _TRANSIENT_ERRORS as e:
-                attempts.retry(_describe_exception(e))
+            except TRANSIENT_ERRORS as e:
+                attempts.retry(describe_exception(e))
             finally:
                 conn.close()
 
@@ -589,15 +589,15 @@ class Transport:
                     continue
                 cause = e.__cause__ or e
                 if not retry:
-                    raise TransientError(_describe_exception(cause)) from cause
-                attempts.retry(_describe_exception(cause))
+                    raise TransientError(describe_exception(cause)) from cause
+                attempts.retry(describe_exception(cause))
                 continue
             except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
                 raise  # a local file to upload, not the network
-            except _TRANSIENT_ERRORS as e:
+            except TRANSIENT_ERRORS as e:
                 if not retry:
-                    raise TransientError(_describe_exception(e)) from e
-                attempts.retry(_describe_exception(e))
+                    raise TransientError(describe_exception(e)) from e
+                attempts.retry(describe_exception(e))
                 continue
             if retry and resp.status in RETRYABLE_STATUSES:
                 retry_after = parse_retry_after(resp.header("Retry-After"))
