@@ -109,3 +109,33 @@ def test_bad_fields_name_the_target(rule_runner: RuleRunner, fields: str, expect
     with pytest.raises(ExecutionError) as exc:
         rule_runner.request(GoBinarySpec, [GoBinarySpecRequest(Address("m", target_name="b"), "test")])
     assert "m:b" in str(exc.value) and expected in str(exc.value)
+
+
+def test_ldflags_templates(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    rule_runner.write_files(
+        {
+            "m/go.mod": GO_MOD,
+            "m/main.go": 'package main\n\nimport "fmt"\n\nvar a, b, c, d string\n\nfunc main() { fmt.Println(a, b, c, d) }\n',
+            "m/BUILD": 'ko_binary(name="b", ldflags=["-X main.a={{.Env.RELEASE}}", "-X main.b={{.Platform}}", "-X main.c={{ .Target }}", "-X main.d=x{{.Git.Commit}}"])\n',
+        }
+    )
+    rule_runner.set_options([], env={"RELEASE": "1.2.3"}, env_inherit={"PATH"})
+    # The RuleRunner's build root is no git checkout: Git facts render empty rather than failing.
+    assert run_binary(tmp_path, build(rule_runner, "m", "b", Platform.parse("linux/amd64"))) == "1.2.3 linux/amd64 m:b x\n"
+
+
+def test_no_go_found(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    rule_runner.write_files({"m/go.mod": GO_MOD, "m/main.go": "package main\n\nfunc main() {}\n", "m/BUILD": 'ko_binary(name="b")\n'})
+    rule_runner.set_options([f"--kocache-go-search-paths=['{tmp_path}']"], env_inherit={"PATH"})
+    msg = _error(rule_runner, "m", "b")
+    assert f"No Go >= 1.21 found in [kocache-go].search_paths ({tmp_path})" in msg and "https://go.dev/dl/" in msg
+
+
+def test_go_too_old(rule_runner: RuleRunner) -> None:
+    from tests.support.go_toolchains import other_go_bin_dir
+
+    rule_runner.write_files({"m/go.mod": GO_MOD, "m/main.go": "package main\n\nfunc main() {}\n", "m/BUILD": 'ko_binary(name="b")\n'})
+    bin_dir = other_go_bin_dir()
+    rule_runner.set_options([f"--kocache-go-search-paths=['{bin_dir}']", "--kocache-go-minimum-version=1.26"], env_inherit={"PATH"})
+    msg = _error(rule_runner, "m", "b")
+    assert "No Go >= 1.26 found" in msg and "Found only older ones" in msg and "go1.25.5" in msg

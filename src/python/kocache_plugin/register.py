@@ -1,7 +1,7 @@
 """Entry point Pants loads for `backend_packages = ["kocache_plugin"]`: rules and target types, nothing else."""
 
 from kocache_plugin import target_types as _target_types
-from kocache_plugin.go import analysis, binary_spec, build, go_process, modules, toolchain
+from kocache_plugin.go import analysis, binary_spec, build, git_facts, go_process, modules, toolchain
 from kocache_plugin.goals import package
 from kocache_plugin.image import assemble, image_spec, layer_tool, layers
 
@@ -13,6 +13,7 @@ def rules():
         *modules.rules(),
         *analysis.rules(),
         *binary_spec.rules(),
+        *git_facts.rules(),
         *build.rules(),
         *layer_tool.rules(),
         *layers.rules(),

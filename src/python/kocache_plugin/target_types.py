@@ -59,8 +59,10 @@ class KoLdflagsField(StringSequenceField):
     help = softwrap(
         """
         Linker flags (`go build -ldflags`), e.g. `['-s', '-w', '-X main.version={{.Version}}']`.
-        Templates: `{{.Version}}` (`[kocache].version`), `{{.Target}}` (this target's address),
-        `{{.Platform}}`, `{{.Env.NAME}}` (only variables named in `[kocache].ldflags_env`).
+        Templates: `{{.Target}}` (this target's address), `{{.Platform}}` (e.g. linux/arm64),
+        `{{.Env.NAME}}` (the variable NAME of Pants' environment), `{{.Git.Commit}}` and
+        `{{.Git.Describe}}` (`git describe --tags --always --dirty`; git runs at most once per Pants
+        run, and only when a template asks). Rendered values are part of the build's key.
         """
     )
 

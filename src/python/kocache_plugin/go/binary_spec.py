@@ -13,6 +13,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.frozendict import FrozenDict
 
+from kocache_plugin.go.git_facts import GitFacts
 from kocache_plugin.oci.platform import InvalidPlatform, Platform
 from kocache_plugin.target_types import (
     KoBinaryMainField,
@@ -29,7 +30,7 @@ from kocache_plugin.target_types import (
 _REFUSED_FLAGS = ("-toolexec", "-o", "-C", "-modfile", "-overlay", "-pgo=auto")
 _RESERVED_ENV = ("GOOS", "GOARCH", "GOARM", "GOAMD64", "GOARM64", "GO386", "CGO_ENABLED", "GOROOT", "GOPATH",
                  "GOCACHE", "GOMODCACHE", "GOFLAGS", "GOPROXY", "GOTOOLCHAIN")
-_TEMPLATE = re.compile(r"\{\{\s*\.(Target|Platform|Env\.([A-Za-z_][A-Za-z0-9_]*))\s*\}\}")
+_TEMPLATE = re.compile(r"\{\{\s*\.(Target|Platform|Git\.(?:Commit|Describe)|Env\.([A-Za-z_][A-Za-z0-9_]*))\s*\}\}")
 
 
 class KoBinaryError(Exception):
@@ -108,12 +109,18 @@ async def resolve_go_binary_spec(request: GoBinarySpecRequest) -> GoBinarySpec:
     ldflags = tuple(tgt[KoLdflagsField].value or ())
     env_names = sorted({m.group(2) for flag in ldflags for m in _TEMPLATE.finditer(flag) if m.group(2)})
     host_env = await Get(EnvironmentVars, EnvironmentVarsRequest(env_names)) if env_names else {}
+    uses_git = any(m.group(1).startswith("Git.") for flag in ldflags for m in _TEMPLATE.finditer(flag))
+    git = await Get(GitFacts) if uses_git else None
 
     def render(m: re.Match) -> str:
         if m.group(1) == "Target":
             return str(address)
         if m.group(2):
             return host_env.get(m.group(2), "")
+        if git is not None and m.group(1) == "Git.Commit":
+            return git.commit
+        if git is not None and m.group(1) == "Git.Describe":
+            return git.describe
         return m.group(0)  # {{.Platform}}: per build
 
     name = tgt[KoBinaryNameField].value or (os.path.basename(main_dir) or "app")
