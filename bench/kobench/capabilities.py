@@ -16,6 +16,7 @@ from typing import List, Optional, Sequence
 
 from kobench.base_image import write_base_layout
 from kobench.monorepo import BASE_LAYOUT_DIR, OCI_BASE_REF
+from kobench.pants_log import failure_reason
 from kobench.registry import LoopbackRegistry, registry_binary
 from kobench.workspace import Workspace
 
@@ -34,16 +35,6 @@ class Capabilities:
 
     def to_json(self) -> dict:
         return {"oci_base": self.base_unsupported or "supported", "publish": self.publish_unsupported or "supported"}
-
-
-def failure_reason(stderr: str) -> str:
-    """The most telling line of a failed Pants run."""
-    lines = [l.strip() for l in stderr.splitlines() if l.strip()]
-    for needle in ("not supported", "No relevant backends", "Unknown flag", "[ERROR]", "Error:"):
-        for line in lines:
-            if needle in line:
-                return line[:300]
-    return lines[-1][:300] if lines else "no output"
 
 
 def _layers_of(layout: Path) -> List[str]:

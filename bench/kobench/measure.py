@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
 from kobench.memory import RssSampler
+from kobench.pants_log import failure_reason
 
 
 @dataclass
@@ -28,7 +29,10 @@ class CommandRun:
 
     def check(self, what: str) -> "CommandRun":
         if self.returncode != 0:
-            raise RuntimeError(f"{what} failed ({self.returncode}): {' '.join(self.argv)}\n{self.stderr[-4000:]}")
+            raise RuntimeError(
+                f"{what} failed (exit {self.returncode}): {failure_reason(self.stderr)}\n"
+                f"{' '.join(self.argv)}\n{self.stderr[-4000:]}"
+            )
         return self
 
 

@@ -5,7 +5,8 @@ Pants logs `spawned local process as ... for Process { ..., description: "..." }
 harness raises only that logger to DEBUG (`LOG_OPTIONS`) and counts those lines by description: `go build`
 processes, layer steps ("Make ..."), and the rest (go list, toolchain probes, Pants' own binary discovery,
 which re-runs on every `--no-pantsd` start). `--stats-log` counters are parsed as a cross-check: their
-`local_execution_requests` must equal the number of lines found.
+`local_execution_requests` must equal the number of lines found. And when a run fails, `failure_reason`
+picks the line that says why.
 """
 
 from __future__ import annotations
@@ -79,3 +80,13 @@ def count_executed(stderr: str) -> ExecutedProcesses:
     found.local_execution_requests = counters.get("local_execution_requests", -1)
     found.cache_hits = counters.get("local_cache_requests_cached", -1)
     return found
+
+
+def failure_reason(stderr: str) -> str:
+    """The most telling line of a failed Pants run."""
+    lines = [l.strip() for l in stderr.splitlines() if l.strip() and "spawned local process" not in l]
+    for needle in ("not supported", "No relevant backends", "Unknown flag", "[ERROR]", "Error:"):
+        for line in lines:
+            if needle in line:
+                return line[:300]
+    return lines[-1][:300] if lines else "no output"

@@ -47,6 +47,7 @@ class LoopbackRegistry:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self._proc: Optional[subprocess.Popen] = None
+        self._port = 0
         self.proxy: Optional[CountingProxy] = None
 
     @property
@@ -56,13 +57,25 @@ class LoopbackRegistry:
         return f"127.0.0.1:{self.proxy.port}"
 
     def start(self) -> "LoopbackRegistry":
+        self._start_registry(_free_port())
+        self.proxy = CountingProxy(self._port).start()
+        return self
+
+    def wipe(self) -> None:
+        """Restart the registry with empty storage behind the same proxy (same address for clients)."""
+        self._stop_registry()
+        self._start_registry(self._port)
+        assert self.proxy is not None
+        self.proxy.reset()
+
+    def _start_registry(self, port: int) -> None:
         binary = registry_binary()
         if binary is None:
             raise RuntimeError("docker-registry is not installed (Debian package `docker-registry`)")
+        self._port = port
         storage = self.workdir / "storage"
         shutil.rmtree(storage, ignore_errors=True)
         storage.mkdir(parents=True)
-        port = _free_port()
         config = self.workdir / "config.yml"
         config.write_text(_CONFIG.format(root=storage, port=port))
         log = open(self.workdir / "registry.log", "wb")
@@ -78,13 +91,14 @@ class LoopbackRegistry:
                     self.stop()
                     raise RuntimeError(f"docker-registry did not start; see {self.workdir / 'registry.log'}")
                 time.sleep(0.1)
-        self.proxy = CountingProxy(port).start()
-        return self
 
     def stop(self) -> None:
         if self.proxy is not None:
             self.proxy.stop()
             self.proxy = None
+        self._stop_registry()
+
+    def _stop_registry(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:

@@ -31,3 +31,16 @@ def umoci_unpack(layout: Path, tag: str, bundle: Path, arch: Optional[str] = Non
     )
     assert out.returncode == 0, f"umoci unpack {image}:{tag}: {out.stderr}"
     return bundle / "rootfs"
+
+
+def layout_manifest(layout: Path, tag: str, arch: Optional[str] = None) -> dict:
+    """The manifest a tag points at in a layout (for an index, the `arch` one), read from the blobs."""
+    def blob(digest: str) -> dict:
+        return json.loads((layout / "blobs" / "sha256" / digest.split(":", 1)[1]).read_text())
+
+    index = json.loads((layout / "index.json").read_text())
+    entry = next(m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+    doc = blob(entry["digest"])
+    if "manifests" in doc:
+        doc = blob(next(m["digest"] for m in doc["manifests"] if m["platform"]["architecture"] == arch))
+    return doc

@@ -16,6 +16,7 @@ import atexit
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -262,6 +263,16 @@ class RegistryServer:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def request_count(self, method: Optional[str] = None, path: Optional[str] = None) -> int:
+        """How many requests the registry logged, optionally only `method` and paths matching regex `path`."""
+        count = 0
+        for request in self.access_log():
+            verb, _, rest = request.partition(" ")
+            target = rest.rsplit(" ", 1)[0]
+            if (method is None or verb == method) and (path is None or re.search(path, target)):
+                count += 1
+        return count
 
     def access_log(self) -> List[str]:
         """Request lines of the access log ("METHOD /path HTTP/1.1" status), in order."""

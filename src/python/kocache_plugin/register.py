@@ -3,7 +3,7 @@
 from kocache_plugin import target_types as _target_types
 from kocache_plugin.go import analysis, binary_spec, build, git_facts, go_process, modules, toolchain
 from kocache_plugin.goals import package
-from kocache_plugin.image import assemble, image_spec, layer_tool, layers
+from kocache_plugin.image import assemble, base, image_spec, layer_tool, layers
 
 
 def rules():
@@ -18,6 +18,7 @@ def rules():
         *layer_tool.rules(),
         *layers.rules(),
         *image_spec.rules(),
+        *base.rules(),
         *assemble.rules(),
         *package.rules(),
     ]

@@ -168,7 +168,14 @@ class KoImageLayersField(StringSequenceField):
 class KoImageBaseField(StringField):
     alias = "base"
     default = "scratch"
-    help = "The base image: `scratch` (an empty base)."
+    help = softwrap(
+        """
+        The base image: `scratch` (empty); `oci:path/to/layout[:tag]`, an OCI image layout directory
+        in the repo; the address of another `ko_image` (e.g. `//base:image`), which is built first; or
+        a registry reference such as `cgr.dev/chainguard/static:latest` or `repo@sha256:...` (tags are
+        resolved through the base lock, see `pants ko-lock-bases`).
+        """
+    )
 
 
 class KoImageEntrypointField(StringSequenceField):

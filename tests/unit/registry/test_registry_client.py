@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -76,7 +75,7 @@ def test_push_then_skopeo_sees_the_same_digest(registry, unique_repo, tmp_path):
     assert (layout / "blobs" / "sha256" / image.layer.digest.split(":")[1]).read_bytes() == image.layer_path.read_bytes()
 
 
-def test_head_first_second_push_uploads_nothing(fault_proxy, unique_repo, tmp_path):
+def test_head_first_second_push_uploads_nothing(registry, fault_proxy, unique_repo, tmp_path):
     repo = unique_repo("headfirst")
     image = make_image(tmp_path / "img", content=b"head first\n")
     with client_for(fault_proxy.host) as first:
@@ -90,6 +89,7 @@ def test_head_first_second_push_uploads_nothing(fault_proxy, unique_repo, tmp_pa
         assert second.counters.blob_bytes_uploaded == 0
     assert fault_proxy.upload_bytes() == sent_first  # not a single blob byte crossed the wire
     assert fault_proxy.count("POST", r"/blobs/uploads/") == 2  # only the first push opened uploads
+    assert registry.request_count("POST", f"/v2/{repo}/blobs/uploads/") == 2  # as the registry saw it
 
 
 def test_cross_repository_mount(fault_proxy, unique_repo, tmp_path):

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from kocache_plugin.oci.registry.client import _parse_range_end
 from kocache_plugin.oci.registry.auth import canonical_scopes, parse_www_authenticate, repository_scope
 from kocache_plugin.oci.registry.errors import RegistryProtocolError, RegistryUnreachable
 from kocache_plugin.oci.registry.transport import (
@@ -15,6 +16,7 @@ from kocache_plugin.oci.registry.transport import (
     describe_error_body,
     is_loopback_host,
     parse_retry_after,
+    redact_url,
     split_host_port,
 )
 
@@ -127,3 +129,16 @@ def test_describe_error_body():
     assert describe_error_body(body) == "MANIFEST_UNKNOWN: manifest unknown"
     assert describe_error_body(b"<html>\n bad gateway </html>") == "<html> bad gateway </html>"
     assert describe_error_body(b"{}") == ""
+
+
+def test_redact_url():
+    signed = "https://user:pw@storage.example.com:8443/blobs/abc?X-Amz-Signature=SECRET&X-Amz-Credential=K"
+    assert redact_url(signed) == "https://storage.example.com:8443/blobs/abc"
+    assert redact_url("http://[::1]:5000/v2/?x=1") == "http://[::1]:5000/v2/"
+
+
+def test_upload_range_header():
+    assert _parse_range_end("0-1023") == 1023
+    assert _parse_range_end("bytes=0-99") == 99
+    assert _parse_range_end(None) is None
+    assert _parse_range_end("garbage") is None

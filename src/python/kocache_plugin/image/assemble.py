@@ -7,14 +7,15 @@ byte is read. Layer blobs are merged into the layout by digest (Pants' store lin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from kocache_plugin.go.build import BuiltGoBinary, GoBuildRequest
-from kocache_plugin.image.image_spec import KoImageError, KoImageSpec
+from kocache_plugin.image.base import BaseImage, BaseImageRequest, BasePlatformImage, LayoutBaseRequest
+from kocache_plugin.image.image_spec import KoImageError, KoImageSpec, KoImageSpecRequest
 from kocache_plugin.image.layers import BuiltLayer, LayerEntry, LayerRequest
 from kocache_plugin.oci import media_types
 from kocache_plugin.oci.descriptor import Descriptor
@@ -26,6 +27,8 @@ from kocache_plugin.oci.platform import Platform
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
 KO_APP = "/ko-app"
+BASE_NAME = "org.opencontainers.image.base.name"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
 DEFAULT_PATH = "/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
 
 
@@ -58,8 +61,10 @@ def _binary_layer_request(binary: BuiltGoBinary, owner: str, inputs: Digest) -> 
     )
 
 
-def _config_env(spec: KoImageSpec) -> Tuple[str, ...]:
-    env = {"PATH": f"{DEFAULT_PATH}:{KO_APP}"}
+def _config_env(spec: KoImageSpec, base_config: Optional[dict]) -> Tuple[str, ...]:
+    base_env = dict(e.split("=", 1) for e in ((base_config or {}).get("config") or {}).get("Env") or () if "=" in e)
+    path = base_env.get("PATH", DEFAULT_PATH)
+    env = {"PATH": path if KO_APP in path.split(":") else f"{path}:{KO_APP}"}
     if spec.layers:
         env["KO_DATA_PATH"] = spec.layers[0].dest
     env.update(spec.env)
@@ -67,29 +72,52 @@ def _config_env(spec: KoImageSpec) -> Tuple[str, ...]:
 
 
 def _platform_image(
-    spec: KoImageSpec, platform: Platform, layers: List[Tuple[BuiltLayer, str]], created: str
+    spec: KoImageSpec,
+    platform: Platform,
+    base: Optional[BasePlatformImage],
+    base_name: Optional[str],
+    layers: List[Tuple[BuiltLayer, str]],
+    created: str,
 ) -> _PlatformImage:
+    base_config = base.config_json() if base else None
     config = build_image_config(
         ImageConfigSpec(
             platform=platform,
             diff_ids=tuple(layer.diff_id for layer, _ in layers),
             entrypoint=spec.entrypoint,
             cmd=spec.args,
-            env=_config_env(spec),
+            env=_config_env(spec, base_config),
             user=spec.user,
             working_dir=spec.workdir,
             labels=tuple(spec.labels.items()),
             exposed_ports=spec.ports,
             created=created,
             history=tuple(HistoryEntry(created=created, created_by=f"kocache: {what}") for _, what in layers),
-        )
+        ),
+        base=base_config,
     )
     config_desc = Descriptor.for_bytes(media_types.OCI_CONFIG, config)
-    manifest = build_manifest(config_desc, [layer.descriptor for layer, _ in layers])
+    annotations = {}
+    if base is not None:
+        annotations = {BASE_NAME: base_name, BASE_DIGEST: base.manifest.digest}
+    manifest = build_manifest(
+        config_desc, [*(base.layers if base else ()), *(layer.descriptor for layer, _ in layers)], annotations
+    )
     return _PlatformImage(
         Descriptor.for_bytes(media_types.OCI_MANIFEST, manifest, platform=platform),
         {config_desc.digest: config, Descriptor.for_bytes(media_types.OCI_MANIFEST, manifest).digest: manifest},
     )
+
+
+async def _base_image(spec: KoImageSpec) -> BaseImage:
+    owner = str(spec.address)
+    if spec.base_kind == "target":
+        base_spec = await Get(KoImageSpec, KoImageSpecRequest(spec.base_target))
+        built = await Get(BuiltImage, ImageRequest(base_spec))
+        return await Get(
+            BaseImage, LayoutBaseRequest(built.layout, base_spec.tags[0], spec.base_ref, spec.platforms, owner)
+        )
+    return await Get(BaseImage, BaseImageRequest(spec.base_kind, spec.base_ref, spec.platforms, owner))
 
 
 def _rfc3339(epoch: int) -> str:
@@ -102,8 +130,7 @@ def _rfc3339(epoch: int) -> str:
 async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> BuiltImage:
     spec = request.spec
     owner = str(spec.address)
-    if spec.base != "scratch":
-        raise KoImageError(f"{owner}: base image {spec.base!r} is not supported yet; use `scratch`.")
+    base = await _base_image(spec)
 
     builds = await MultiGet(
         Get(BuiltGoBinary, GoBuildRequest(binary, platform)) for platform in spec.platforms for binary in spec.binaries
@@ -133,7 +160,10 @@ async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> Bu
             (layer, f"binary {b.address} at {KO_APP}/{b.name}")
             for layer, b in zip(binary_layers[i * n : (i + 1) * n], spec.binaries)
         ]
-        per_platform.append(_platform_image(spec, platform, layers, created))
+        base_image = base.for_platform(platform)
+        if base.name is not None and base_image is None:
+            raise KoImageError(f"{owner}: the base image {base.name} has no image for {platform}")
+        per_platform.append(_platform_image(spec, platform, base_image, base.name, layers, created))
 
     blobs: Dict[str, bytes] = {}
     for image in per_platform:
@@ -149,9 +179,11 @@ async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> Bu
     top = Descriptor(top_media, top_digest, top_size)
     entries = [Descriptor(top_media, top_digest, top_size, annotations=(ref_name_annotation(t),)) for t in spec.tags]
     all_layers = (*binary_layers, *data_layers)
-    files = layout_files(blobs, entries, external_blobs={layer.descriptor.digest for layer in all_layers})
+    external = {layer.descriptor.digest for layer in all_layers}
+    external.update(layer.digest for image in base.images for layer in image.layers)
+    files = layout_files(blobs, entries, external_blobs=external)
     json_digest = await Get(Digest, CreateDigest([FileContent(path, data) for path, data in sorted(files.items())]))
-    layout = await Get(Digest, MergeDigests([json_digest, *(layer.blob for layer in all_layers)]))
+    layout = await Get(Digest, MergeDigests([json_digest, base.blobs, *(layer.blob for layer in all_layers)]))
     return BuiltImage(layout, top, manifests)
 
 

@@ -56,7 +56,9 @@ class KoImageSpec:
     address: Address
     binaries: Tuple[GoBinarySpec, ...]  # the entrypoint binary first
     layers: Tuple[DataLayerSpec, ...]
-    base: str
+    base_kind: str  # scratch | layout | target | registry
+    base_ref: str  # layout: "dir[:tag]"; target: the address; registry: the reference as written
+    base_target: Optional[Address]  # for base_kind "target"
     platforms: Tuple[Platform, ...]
     entrypoint: Tuple[str, ...]
     args: Optional[Tuple[str, ...]]
@@ -80,6 +82,23 @@ def _addresses(values, field, owner: Address) -> Get:
         Addresses,
         UnparsedAddressInputs(values, owning_address=owner, description_of_origin=f"the `{field}` field of {owner}"),
     )
+
+
+async def _base(value: str, owner: Address) -> Tuple[str, str, Optional[Address]]:
+    value = value.strip()
+    if value == "scratch":
+        return "scratch", "", None
+    if value.startswith("oci:"):
+        return "layout", value[len("oci:"):], None
+    if value.startswith(("//", ":")):
+        addresses = await _addresses([value], "base", owner)
+        base_targets = await Get(Targets, Addresses(addresses))
+        if not base_targets[0].has_field(KoImageBinaryField):
+            raise KoImageError(f"{owner}: base `{value}` is a `{base_targets[0].alias}` target, not a `ko_image`.")
+        if base_targets[0].address == owner:
+            raise KoImageError(f"{owner}: an image cannot be its own base.")
+        return "target", str(base_targets[0].address), base_targets[0].address
+    return "registry", value, None
 
 
 @rule
@@ -124,6 +143,8 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
             raise KoImageError(f"{lt.address}: `path` must be absolute, got {dest!r}.")
         layers.append(DataLayerSpec(lt.address, sources.snapshot.digest, src_dir, dest))
 
+    base_kind, base_ref, base_target = await _base(tgt[KoImageBaseField].value, address)
+
     platforms = (
         parse_platforms(tgt[KoPlatformsField].value, owner)
         or binaries[0].platforms
@@ -138,7 +159,9 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
         address=address,
         binaries=tuple(binaries),
         layers=tuple(layers),
-        base=tgt[KoImageBaseField].value,
+        base_kind=base_kind,
+        base_ref=base_ref,
+        base_target=base_target,
         platforms=platforms,
         entrypoint=entrypoint,
         args=tuple(args) if args is not None else None,

@@ -20,12 +20,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from kocache_plugin.oci.registry.counters import ClientCounters
 from kocache_plugin.oci.registry.docker_config import ANONYMOUS, Credentials, CredentialsProvider
 from kocache_plugin.oci.registry.errors import AuthenticationFailed, RegistryProtocolError
-from kocache_plugin.oci.registry.transport import Attempts, Transport, describe_error_body
+from kocache_plugin.oci.registry.transport import Attempts, Transport, describe_error_body, redact_url
 
 DEFAULT_TOKEN_LIFETIME = 60  # seconds, per the Docker token spec when expires_in is absent
 TOKEN_BODY_LIMIT = 1 << 20
@@ -305,8 +305,7 @@ class Authenticator:
             if creds.username:
                 headers["Authorization"] = _basic(creds)
             resp = self._transport.request("GET", url, attempts=attempts, headers=headers)
-        realm_parts = urlsplit(realm)
-        realm_name = f"{realm_parts.scheme}://{realm_parts.netloc}{realm_parts.path}"
+        realm_name = redact_url(realm)
         if resp.status in (401, 403):
             resp.error_detail()
             raise self.failure(

@@ -53,11 +53,11 @@ from kocache_plugin.oci.registry.transport import (
     RetryPolicy,
     Transport,
     TransientError,
+    TRANSIENT_ERRORS,
+    describe_error_body,
     describe_exception,
     error_codes,
-    describe_error_body,
     parse_retry_after,
-    TRANSIENT_ERRORS,
 )
 
 MANIFEST_ACCEPT: Tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2)
@@ -606,10 +606,17 @@ class RegistryClient:
 
     def _finish_upload(self, resp: Response, digest: str, attempts: Attempts) -> None:
         if resp.status == 400:
-            data_detail = resp.error_detail()
-            raise DigestMismatch(
-                f"{attempts.operation}: registry rejected the upload ({data_detail or 'HTTP 400'}); "
-                "does the file still match its digest?",
+            body = resp.error_body()
+            detail = describe_error_body(body) or "HTTP 400"
+            if {"DIGEST_INVALID", "SIZE_INVALID"} & set(error_codes(body)):
+                raise DigestMismatch(
+                    f"{attempts.operation}: registry rejected the upload ({detail}); "
+                    "does the file still match its digest?",
+                    registry=self.registry,
+                    operation=attempts.operation,
+                )
+            raise RegistryProtocolError(
+                f"{attempts.operation}: registry rejected the upload ({detail})",
                 registry=self.registry,
                 operation=attempts.operation,
             )

@@ -17,6 +17,7 @@ import email.utils
 import http.client
 import ipaddress
 import json
+import logging
 import random
 import socket
 import ssl
@@ -33,6 +34,8 @@ from kocache_plugin.oci.registry.errors import (
     RegistryUnreachable,
     TLSVerificationFailed,
 )
+
+_log = logging.getLogger(__name__)  # method, redacted URL and status only: never headers
 
 USER_AGENT = "kocache-registry-client/1"
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -222,6 +225,19 @@ def split_host_port(host_port: str) -> Tuple[str, Optional[int]]:
     return parts.hostname or host_port, port
 
 
+def redact_url(url: str) -> str:
+    """scheme://host[:port]/path: no query (storage redirects carry signatures there) and no userinfo."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+
+
 def describe_error_body(data: bytes) -> str:
     """A short summary of a registry error body ({"errors": [{"code", "message"}]}), or ""."""
     try:
@@ -310,7 +326,8 @@ class Response:
     def _finish(self, reusable: bool) -> None:
         if not self._done:
             self._done = True
-            self._release(reusable and not self._raw.will_close)
+            # Only a fully consumed body leaves the connection in a state fit for the next request.
+            self._release(reusable and self._raw.isclosed() and not self._raw.will_close)
 
     def read(self, limit: Optional[int] = None) -> bytes:
         """The whole body; RegistryProtocolError if it is longer than `limit`."""
@@ -321,7 +338,7 @@ class Response:
             raise
         if limit is not None and len(data) > limit:
             self._finish(False)
-            raise RegistryProtocolError(f"response from {self.url} is larger than {limit} bytes")
+            raise RegistryProtocolError(f"response from {redact_url(self.url)} is larger than {limit} bytes")
         self._finish(True)
         return data
 
@@ -338,15 +355,19 @@ class Response:
             raise
         self._finish(True)
 
-    def error_detail(self) -> str:
-        """Read a (bounded) error body and summarize it; never raises."""
+    def error_body(self) -> bytes:
+        """Read a (bounded) error body; never raises (b"" when it cannot be read)."""
         try:
             data = self._raw.read(ERROR_BODY_LIMIT)
             self._finish(True)
         except Exception:
             self._finish(False)
-            return ""
-        return describe_error_body(data)
+            return b""
+        return data
+
+    def error_detail(self) -> str:
+        """Read a (bounded) error body and summarize it; never raises."""
+        return describe_error_body(self.error_body())
 
     def close(self) -> None:
         """Discard the response; the connection is closed unless the body was already consumed."""
@@ -503,11 +524,11 @@ class Transport:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
-            raise RegistryProtocolError(f"unsupported URL {url!r}", registry=self.registry_host)
+            raise RegistryProtocolError(f"unsupported URL {redact_url(url)!r}", registry=self.registry_host)
         host = parts.hostname
         if scheme == "http" and not self._http_allowed(host):
             raise RegistryProtocolError(
-                f"refusing plain-http URL {parts.scheme}://{parts.netloc}{parts.path}: only loopback "
+                f"refusing plain-http URL {redact_url(url)}: only loopback "
                 f"hosts and registries marked insecure may use http",
                 registry=self.registry_host,
             )
@@ -548,6 +569,7 @@ class Transport:
                     all_headers["Content-Length"] = "0"
                 conn.request(method, target, headers=all_headers)
             raw = conn.getresponse()
+            _log.debug("%s %s -> %s", method, redact_url(url), raw.status)
         except BaseException as e:
             conn.close()
             if reused and isinstance(e, (ConnectionError, http.client.BadStatusLine)):
@@ -612,14 +634,14 @@ class Transport:
                 resp.error_detail()  # drain so the connection can be reused
                 if not location:
                     raise RegistryProtocolError(
-                        f"{method} {url} answered {resp.status} without a Location header",
+                        f"{method} {redact_url(url)} answered {resp.status} without a Location header",
                         registry=self.registry_host,
                         operation=attempts.operation,
                     )
                 hops += 1
                 if hops > MAX_REDIRECTS:
                     raise RegistryProtocolError(
-                        f"{method} {url}: more than {MAX_REDIRECTS} redirects",
+                        f"{method} {redact_url(url)}: more than {MAX_REDIRECTS} redirects",
                         registry=self.registry_host,
                         operation=attempts.operation,
                     )
