@@ -1,1 +1,3 @@
-"""Shared fixtures for the whole suite."""
+"""Shared fixtures for the whole suite: real registries on loopback, PKI, fault proxies."""
+
+pytest_plugins = ["tests.support.fixtures"]

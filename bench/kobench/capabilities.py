@@ -75,8 +75,8 @@ def _probe_publish(ws: Workspace, workdir: Path, publish_options: Sequence[str])
     return None
 
 
-def probe(workdir: Path, publish_options: Sequence[str] = ()) -> Capabilities:
-    ws = Workspace.create(workdir / "repo", workdir / "caches", workdir / "logs")
+def probe(workdir: Path, source: Path, publish_options: Sequence[str] = ()) -> Capabilities:
+    ws = Workspace.create(workdir / "repo", workdir / "caches", workdir / "logs", source)
     try:
         ws.fresh_caches()
         digests = write_base_layout(ws.root / BASE_LAYOUT_DIR, "probe")

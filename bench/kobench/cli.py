@@ -19,7 +19,7 @@ from kobench.report import render_json, render_markdown
 from kobench.results import SizeResult
 from kobench.scenarios import BenchOptions, SizeBench
 from kobench.targets import check_targets
-from kobench.workspace import REPO_ROOT
+from kobench.workspace import REPO_ROOT, copy_repo
 
 
 def _sizes(text: str) -> List[int]:
@@ -59,7 +59,7 @@ def _clean(workdir: Path, created: bool, sizes: List[int]) -> None:
     if created:
         shutil.rmtree(workdir, ignore_errors=True)
         return
-    for name in ["probe", *(f"n{n}" for n in sizes)]:
+    for name in ["plugin-snapshot", "probe", *(f"n{n}" for n in sizes)]:
         shutil.rmtree(workdir / name, ignore_errors=True)
 
 
@@ -69,17 +69,18 @@ def main(argv=None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kobench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     go, ko = find_go(), find_ko()
+    machine = describe_machine(go)  # before anything runs: the plugin commit is the one copied
     print(f"kobench: work directory {workdir}; go {go}; ko {ko or 'not found'}", flush=True)
     try:
-        caps = probe(workdir / "probe", args.publish_option)
+        source = copy_repo(REPO_ROOT, workdir / "plugin-snapshot")
+        caps = probe(workdir / "probe", source, args.publish_option)
         print(f"kobench: plugin features: {caps.to_json()}", flush=True)
-        opts = BenchOptions(args.repeat, args.cold_repeat, workdir, args.keep, go, ko, tuple(args.publish_option))
+        opts = BenchOptions(args.repeat, args.cold_repeat, workdir, args.keep, go, ko, source, tuple(args.publish_option))
         sizes: List[SizeResult] = [SizeBench(n, opts, caps).run() for n in args.sizes]
     finally:
         if not args.keep:
             _clean(workdir, created=args.workdir is None, sizes=args.sizes)
 
-    machine = describe_machine(go)
     options = {"started": started, "sizes": args.sizes, "repeat": args.repeat, "cold_repeat": args.cold_repeat,
                "ko": ko, "publish_options": args.publish_option}
     checks = check_targets(sizes)

@@ -19,6 +19,7 @@ from typing import Dict, List
 LOG_OPTIONS = ("--stats-log", "--log-levels-by-target={'process_execution::local': 'debug'}")
 
 _SPAWNED = re.compile(r"spawned local process as .*? for Process \{.*?, description: \"((?:[^\"\\]|\\.)*)\"")
+_LOG_PREFIX = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \[[A-Z]+\] ")
 _COUNTER = re.compile(r"^\s+([a-z_]+): (\d+)$", re.M)
 _GO_BUILD = "go build"
 _LAYER_STEP = "Make "
@@ -84,7 +85,7 @@ def count_executed(stderr: str) -> ExecutedProcesses:
 
 def failure_reason(stderr: str) -> str:
     """The most telling line of a failed Pants run."""
-    lines = [l.strip() for l in stderr.splitlines() if l.strip() and "spawned local process" not in l]
+    lines = [_LOG_PREFIX.sub("", l.strip()) for l in stderr.splitlines() if l.strip() and "spawned local process" not in l]
     for needle in ("not supported", "No relevant backends", "Unknown flag", "[ERROR]", "Error:"):
         for line in lines:
             if needle in line:

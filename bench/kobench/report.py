@@ -52,7 +52,8 @@ def _row(size: SizeResult, m: Measurement) -> str:
     sent = f"{_span([u.blob_bytes for u in uploads])} / {_span([u.body_bytes for u in uploads])}" if uploads else "-"
     images = _span([s.images_changed for s in m.samples if s.images_changed is not None])
     return (
-        f"| {m.title} | {runs} | {m.median_wall:.2f} | {_ratio(size, m, m.baseline)} | {_ratio(size, m, m.ko_baseline)} "
+        f"| {m.title} | {runs} | {m.median_wall:.2f} | {'; '.join(_ratio(size, m, b) for b in [m.baseline, *m.also_vs])} "
+        f"| {_ratio(size, m, m.ko_baseline)} "
         f"| {_span(m.counts('go_builds')) if procs else '-'} | {_span(m.counts('layer_steps')) if procs else '-'} "
         f"| {other} / {own} | {images} | {sent} | {_mib(m.peak('peak_pants_rss'))} / {_mib(m.peak('peak_tree_rss'))} |"
     )
@@ -94,15 +95,18 @@ def render_markdown(machine: Dict, options: Dict, capabilities: Dict, sizes: Lis
         "# kobench results",
         "",
         f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']} GiB, {machine['os']}. "
-        f"{machine['go']}, Pants {machine['pants']}, Python {machine['python']}, plugin at {machine['plugin_commit']}.",
+        f"{machine['go']}, Pants {machine['pants']}, Python {machine['python']}, plugin: the working tree at commit {machine['plugin_commit']}, copied at the start.",
         "",
         f"Run: {options['started']}, sizes {options['sizes']}, --repeat {options['repeat']}, "
         f"--cold-repeat {options['cold_repeat']}.",
     ]
+    if options["repeat"] < 3:
+        head.append(f"Every measurement ran at most {options['repeat']} time(s): fewer than 3, so medians are weak.")
     if options["cold_repeat"] < 3:
         head.append(
-            f"Cold and other expensive measurements (cold, floor with a cold Go cache, publish to an empty registry, "
-            f"ko cold) ran {options['cold_repeat']} time(s): fewer than 3, so their median is a single value."
+            f"The expensive measurements (cold, floor with a cold Go cache, publish to an empty registry, ko cold) "
+            f"ran {options['cold_repeat']} time(s): fewer than 3 (marked \"<3\"), so their median is "
+            f"{'a single value' if options['cold_repeat'] == 1 else 'weak'}."
         )
     head += [
         "",

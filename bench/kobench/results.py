@@ -44,6 +44,7 @@ class Measurement:
     failed: Optional[str] = None  # why it broke while running
     notes: List[str] = field(default_factory=list)
     baseline: Optional[str] = None  # key of the baseline it is compared with
+    also_vs: List[str] = field(default_factory=list)  # more baselines worth a ratio
     ko_baseline: Optional[str] = None
 
     @property
@@ -77,6 +78,7 @@ class Measurement:
             "failed": self.failed,
             "notes": self.notes,
             "baseline": self.baseline,
+            "also_vs": self.also_vs,
             "ko_baseline": self.ko_baseline,
             "samples": [s.to_json() for s in self.samples],
         }

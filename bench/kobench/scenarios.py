@@ -43,6 +43,7 @@ class BenchOptions:
     keep: bool
     go: str
     ko: Optional[str]
+    source: Path  # the snapshot of the plugin repo every workspace is copied from
     publish_options: Sequence[str] = ()
 
 
@@ -85,8 +86,6 @@ class SizeBench:
             self._say(f"{title}: FAILED {m.failed}")
             (self.dir / "logs").mkdir(parents=True, exist_ok=True)
             (self.dir / "logs" / f"failure-{key}.txt").write_text(traceback.format_exc())
-        if m.few_runs:
-            m.notes.append(f"{len(m.samples)} run(s) only: the median of fewer than 3 runs is just a value")
         return m
 
     @staticmethod
@@ -125,7 +124,7 @@ class SizeBench:
 
     def run(self) -> SizeResult:
         base_ref = OCI_BASE_REF if self.caps.base_unsupported is None else "scratch"
-        self.ws = Workspace.create(self.dir / "repo", self.dir / "caches", self.dir / "logs")
+        self.ws = Workspace.create(self.dir / "repo", self.dir / "caches", self.dir / "logs", self.opts.source)
         self.repo = generate(self.ws.root, self.n, base_ref)
         self.result.facts.update({
             "images": self.n,
@@ -181,7 +180,7 @@ class SizeBench:
 
         m = self._measure("cold", "1. cold: empty store + Go cache (--no-pantsd)", "scenario", self.opts.cold_repeat, one,
                           baseline="floor", ko_baseline="ko_cold")
-        m.notes.append("also vs floor with a cold Go cache: see floor_cold_go")
+        m.also_vs.append("floor_cold_go")
 
     def warm_no_pantsd(self) -> None:
         self._measure("list_no_pantsd", "pants list :: (--no-pantsd)", "baseline", self.opts.repeat,

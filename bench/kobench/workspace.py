@@ -25,6 +25,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("pants", "pants.toml", "3rdparty", "src")
 
 
+def copy_repo(source: Path, dest: Path) -> Path:
+    """Copy what a clone holds. The harness first copies the repo once (a snapshot) and makes every workspace
+    from it, so all sizes measure the same plugin even while people edit the repo during a long run."""
+    dest.mkdir(parents=True)
+    for name in COPIED:
+        src = source / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def _is_pantsd(pid: int) -> bool:
+    """A live pantsd (its title is `pantsd [<buildroot>]`), not a recycled pid."""
+    try:
+        return "pantsd" in " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
 class Workspace:
     def __init__(self, root: Path, caches_root: Path, logs: Path):
         self.root = root
@@ -36,14 +57,8 @@ class Workspace:
         self._runs = 0
 
     @classmethod
-    def create(cls, root: Path, caches_root: Path, logs: Path) -> "Workspace":
-        root.mkdir(parents=True)
-        for name in COPIED:
-            src = REPO_ROOT / name
-            if src.is_dir():
-                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                shutil.copy2(src, root / name)
+    def create(cls, root: Path, caches_root: Path, logs: Path, source: Path = REPO_ROOT) -> "Workspace":
+        copy_repo(source, root)
         return cls(root, caches_root, logs)
 
     def fresh_caches(self) -> None:
@@ -83,7 +98,7 @@ class Workspace:
                 pid = int(pid_file.read_text().strip() or 0)
             except (OSError, ValueError):
                 continue
-            if pid and psutil.pid_exists(pid):
+            if pid and _is_pantsd(pid):
                 return pid
         return None
 

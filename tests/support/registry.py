@@ -173,14 +173,16 @@ class RegistryServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> "RegistryServer":
+    def start(self, timeout: float = STARTUP_TIMEOUT, *, same_port: bool = False) -> "RegistryServer":
+        """Start (again); `same_port` restarts on the previous port, so references stay valid."""
         binary = find_registry_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
         last_error = ""
+        previous = self.port
         for _ in range(_START_TRIES):
-            self.port = free_port()
+            self.port = previous if same_port and previous else free_port()
             self.config_path.write_text(json.dumps(self._config(), indent=2))
             self._log_file = open(self.log_path, "ab")
             self._proc = subprocess.Popen(

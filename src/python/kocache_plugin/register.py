@@ -2,8 +2,8 @@
 
 from kocache_plugin import target_types as _target_types
 from kocache_plugin.go import analysis, binary_spec, build, git_facts, go_process, modules, toolchain
-from kocache_plugin.goals import package
-from kocache_plugin.image import assemble, base, image_spec, layer_tool, layers
+from kocache_plugin.goals import lock_bases, package
+from kocache_plugin.image import assemble, base, base_lock, image_spec, layer_tool, layers, registry_tool
 
 
 def rules():
@@ -19,8 +19,11 @@ def rules():
         *layers.rules(),
         *image_spec.rules(),
         *base.rules(),
+        *base_lock.rules(),
+        *registry_tool.rules(),
         *assemble.rules(),
         *package.rules(),
+        *lock_bases.rules(),
     ]
 
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from kocache_plugin.oci.registry.client import _parse_range_end
 from kocache_plugin.oci.registry.auth import canonical_scopes, parse_www_authenticate, repository_scope
+from kocache_plugin.oci.registry.client import _parse_range_end
 from kocache_plugin.oci.registry.errors import RegistryProtocolError, RegistryUnreachable
 from kocache_plugin.oci.registry.transport import (
     Attempts,

@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from pants.engine.fs import EMPTY_DIGEST, Digest, DigestContents, DigestSubset, PathGlobs, RemovePrefix, Snapshot
+from pants.engine.fs import EMPTY_DIGEST, Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs, RemovePrefix, Snapshot
+from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 
 from kocache_plugin.oci import media_types
@@ -20,6 +21,11 @@ from kocache_plugin.oci.descriptor import Descriptor
 from kocache_plugin.oci.digest import blob_path
 from kocache_plugin.oci.layout import REF_NAME_ANNOTATION
 from kocache_plugin.oci.platform import Platform
+from kocache_plugin.oci.registry.fetch_cli import LAYOUT_TAG
+from kocache_plugin.oci.registry.reference import InvalidReference, Reference
+from kocache_plugin.image.base_lock import BaseLock
+from kocache_plugin.image.registry_tool import RegistryProcess
+from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
 SCRATCH = "scratch"
 LAYOUT_PREFIX = "oci:"
@@ -67,6 +73,7 @@ class LayoutBaseRequest:
     name: str
     platforms: Tuple[Platform, ...]
     owner: str
+    require_layers: bool = True
 
 
 class BaseImageNotUsable(Exception):
@@ -116,6 +123,8 @@ async def read_layout_base(request: LayoutBaseRequest) -> BaseImage:
             images.append(BasePlatformImage(platform, Descriptor(manifest_desc.media_type, manifest_desc.digest, manifest_desc.size), config, parts.layers))
     except BaseImageError as e:
         raise BaseImageNotUsable(f"{request.owner}: {e}") from None
+    if not request.require_layers:
+        return BaseImage(request.name, tuple(images), EMPTY_DIGEST)
     layer_paths = sorted({blob_path(layer.digest) for image in images for layer in image.layers})
     blobs = await Get(Digest, DigestSubset(request.layout, PathGlobs(layer_paths))) if layer_paths else EMPTY_DIGEST
     present = set((await Get(Snapshot, Digest, blobs)).files) if layer_paths else set()
@@ -125,8 +134,68 @@ async def read_layout_base(request: LayoutBaseRequest) -> BaseImage:
     return BaseImage(request.name, tuple(images), blobs)
 
 
+def _fail(request: BaseImageRequest, what: str, result: FallibleProcessResult) -> BaseImageNotUsable:
+    detail = result.stderr.decode(errors="replace").strip().removeprefix("kocache-fetch: ")
+    return BaseImageNotUsable(f"{request.owner}: {what} base image {request.ref}: {detail}")
+
+
+async def _registry_base(request: BaseImageRequest, kocache: KocacheSubsystem) -> BaseImage:
+    try:
+        ref = Reference.parse(request.ref)
+    except InvalidReference as e:
+        raise BaseImageNotUsable(f"{request.owner}: base `{request.ref}` is not a valid image reference: {e}") from None
+    platform_args = tuple(arg for p in request.platforms for arg in ("--platform", str(p)))
+    digest = ref.digest
+    if not digest:
+        lock = await Get(BaseLock)
+        locked = lock.get(request.ref)
+        if locked is not None:
+            digest = locked.digest
+        elif not kocache.resolve_unlocked_bases:
+            raise BaseImageNotUsable(
+                f"{request.owner}: base `{request.ref}` is a tag that is not in the base lock ({lock.path}). "
+                "Run `pants ko-lock-bases ::` (and commit the lock), pin a digest (`repo@sha256:...`), "
+                "or set [kocache].resolve_unlocked_bases = true."
+            )
+        else:
+            result = await Get(
+                FallibleProcessResult,
+                RegistryProcess(("resolve", "--ref", request.ref, *platform_args), f"Resolve base image {request.ref}", cacheable=False),
+            )
+            if result.exit_code != 0:
+                raise _fail(request, "cannot resolve the", result)
+            digest = json.loads(result.stdout)["root"]["digest"]
+    pinned = str(ref.with_digest(digest))
+    result = await Get(
+        FallibleProcessResult,
+        RegistryProcess(("metadata", "--ref", pinned, *platform_args, "--out", "__base"), f"Fetch base image metadata {pinned}", ("__base",)),
+    )
+    if result.exit_code != 0:
+        raise _fail(request, "cannot read the", result)
+    layout = await Get(Digest, RemovePrefix(result.output_digest, "__base"))
+    meta = await Get(BaseImage, LayoutBaseRequest(layout, LAYOUT_TAG, request.ref, request.platforms, request.owner, require_layers=False))
+    layers = sorted({layer for image in meta.images for layer in image.layers}, key=lambda d: d.digest)
+    fetched = await MultiGet(
+        Get(
+            FallibleProcessResult,
+            RegistryProcess(
+                ("blob", "--ref", str(ref.with_digest(layer.digest)), "--size", str(layer.size), "--out", "__blob"),
+                f"Fetch base layer {layer.digest[:19]} of {request.ref}",
+                ("__blob",),
+            ),
+        )
+        for layer in layers
+    )
+    for result in fetched:
+        if result.exit_code != 0:
+            raise _fail(request, "cannot fetch a layer of the", result)
+    blobs = await MultiGet(Get(Digest, RemovePrefix(r.output_digest, "__blob")) for r in fetched)
+    merged = await Get(Digest, MergeDigests(blobs))
+    return BaseImage(meta.name, meta.images, merged)
+
+
 @rule
-async def resolve_base_image(request: BaseImageRequest) -> BaseImage:
+async def resolve_base_image(request: BaseImageRequest, kocache: KocacheSubsystem) -> BaseImage:
     if request.kind == SCRATCH:
         return BaseImage(None, (), EMPTY_DIGEST)
     if request.kind == "layout":
@@ -137,6 +206,8 @@ async def resolve_base_image(request: BaseImageRequest) -> BaseImage:
             raise BaseImageNotUsable(f"{request.owner}: base `oci:{request.ref}`: no files in `{directory}` (expected an OCI image layout directory)")
         layout = await Get(Digest, RemovePrefix(snapshot.digest, directory))
         return await Get(BaseImage, LayoutBaseRequest(layout, tag or None, f"oci:{request.ref}", request.platforms, request.owner))
+    if request.kind == "registry":
+        return await _registry_base(request, kocache)
     raise BaseImageNotUsable(f"{request.owner}: base kind {request.kind} is handled elsewhere")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pants.option.option_types import IntOption, StrListOption, StrOption
+from pants.option.option_types import BoolOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
@@ -44,4 +44,27 @@ class KocacheSubsystem(Subsystem):
             """
         ),
         advanced=True,
+    )
+    base_lock = StrOption(
+        default="ko-bases.lock.json",
+        help=softwrap(
+            """
+            The base lock (relative to the build root): registry base images by tag, resolved to
+            digests by `pants ko-lock-bases ::`. Commit it: builds then need no network for base
+            metadata, and a base changes only when the lock does.
+            """
+        ),
+    )
+    resolve_unlocked_bases = BoolOption(
+        default=False,
+        help=softwrap(
+            """
+            Resolve a registry base tag that is missing from the base lock at build time (once per
+            Pants run) instead of failing. Builds then depend on what the tag points at today.
+            """
+        ),
+    )
+    insecure_registries = StrListOption(
+        default=[],
+        help="Registries (host[:port]) reached over plain http / without TLS verification. Loopback registries always may.",
     )
