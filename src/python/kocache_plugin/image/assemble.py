@@ -6,6 +6,7 @@ byte is read. Layer blobs are merged into the layout by digest (Pants' store lin
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -38,24 +39,32 @@ class ImageRequest:
 
 
 @dataclass(frozen=True)
+class PlatformImage:
+    """One platform's image: what other outputs (docker-archive, publish) need without re-reading blobs."""
+
+    manifest: Descriptor  # with its platform set
+    config: bytes
+    layers: Tuple[Tuple[str, str], ...]  # (blob digest, diff_id), base layers first
+
+
+@dataclass(frozen=True)
 class BuiltImage:
     """`layout` holds a complete OCI image layout at its root; `top` is what the tags point at."""
 
     layout: Digest
     top: Descriptor
-    manifests: Tuple[Descriptor, ...]  # one per platform, with its platform set
+    images: Tuple[PlatformImage, ...]
+    binaries: Tuple[BuiltGoBinary, ...]
+
+    @property
+    def manifests(self) -> Tuple[Descriptor, ...]:
+        return tuple(i.manifest for i in self.images)
 
 
-@dataclass(frozen=True)
-class _PlatformImage:
-    manifest: Descriptor
-    blobs: Dict[str, bytes]
-
-
-def _binary_layer_request(binary: BuiltGoBinary, owner: str, inputs: Digest) -> LayerRequest:
+def _binary_layer_request(binary: BuiltGoBinary, owner: str) -> LayerRequest:
     return LayerRequest(
         entries=(LayerEntry("file", f"{KO_APP.lstrip('/')}/{binary.name}", src=binary.name, mode=0o755),),
-        inputs=inputs,
+        inputs=binary.digest,
         owner=owner,
         what=f"the binary layer {KO_APP}/{binary.name} ({binary.platform})",
     )
@@ -71,6 +80,24 @@ def _config_env(spec: KoImageSpec, base_config: Optional[dict]) -> Tuple[str, ..
     return tuple(f"{k}={v}" for k, v in env.items())
 
 
+def check_paths(spec: KoImageSpec, from_scratch: bool) -> None:
+    """Two of our layers writing one path, or an entrypoint that names no file: errors, not surprises."""
+    owner = str(spec.address)
+    writers: Dict[str, str] = {f"{KO_APP}/{b.name}": f"the binary {b.address}" for b in spec.binaries}
+    for layer in spec.layers:
+        for path in layer.files:
+            if path in writers:
+                raise KoImageError(f"{owner}: {path} is written by both {writers[path]} and the ko_layer {layer.address}.")
+            writers[path] = f"the ko_layer {layer.address}"
+    program = spec.entrypoint[0] if spec.entrypoint else ""
+    candidates = [program] if program.startswith("/") else [f"{KO_APP}/{program}"]
+    if from_scratch and program and not any(c in writers for c in candidates):
+        raise KoImageError(
+            f"{owner}: the entrypoint {program!r} names no file in the image (its base is scratch; the image "
+            f"holds {', '.join(sorted(writers))})."
+        )
+
+
 def _platform_image(
     spec: KoImageSpec,
     platform: Platform,
@@ -78,7 +105,7 @@ def _platform_image(
     base_name: Optional[str],
     layers: List[Tuple[BuiltLayer, str]],
     created: str,
-) -> _PlatformImage:
+) -> Tuple[PlatformImage, Dict[str, bytes]]:
     base_config = base.config_json() if base else None
     config = build_image_config(
         ImageConfigSpec(
@@ -97,16 +124,17 @@ def _platform_image(
         base=base_config,
     )
     config_desc = Descriptor.for_bytes(media_types.OCI_CONFIG, config)
-    annotations = {}
-    if base is not None:
-        annotations = {BASE_NAME: base_name, BASE_DIGEST: base.manifest.digest}
-    manifest = build_manifest(
-        config_desc, [*(base.layers if base else ()), *(layer.descriptor for layer, _ in layers)], annotations
-    )
-    return _PlatformImage(
+    annotations = {BASE_NAME: base_name, BASE_DIGEST: base.manifest.digest} if base is not None else {}
+    descriptors = [*(base.layers if base else ()), *(layer.descriptor for layer, _ in layers)]
+    manifest = build_manifest(config_desc, descriptors, annotations)
+    base_diff_ids = (base_config or {}).get("rootfs", {}).get("diff_ids") or []
+    diff_ids = [*base_diff_ids, *(layer.diff_id for layer, _ in layers)]
+    image = PlatformImage(
         Descriptor.for_bytes(media_types.OCI_MANIFEST, manifest, platform=platform),
-        {config_desc.digest: config, Descriptor.for_bytes(media_types.OCI_MANIFEST, manifest).digest: manifest},
+        config,
+        tuple(zip((d.digest for d in descriptors), diff_ids)),
     )
+    return image, {config_desc.digest: config, image.manifest.digest: manifest}
 
 
 async def _base_image(spec: KoImageSpec) -> BaseImage:
@@ -121,8 +149,6 @@ async def _base_image(spec: KoImageSpec) -> BaseImage:
 
 
 def _rfc3339(epoch: int) -> str:
-    import datetime
-
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -130,14 +156,13 @@ def _rfc3339(epoch: int) -> str:
 async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> BuiltImage:
     spec = request.spec
     owner = str(spec.address)
+    check_paths(spec, from_scratch=spec.base_kind == "scratch")
     base = await _base_image(spec)
 
     builds = await MultiGet(
         Get(BuiltGoBinary, GoBuildRequest(binary, platform)) for platform in spec.platforms for binary in spec.binaries
     )
-    binary_layers = await MultiGet(
-        Get(BuiltLayer, LayerRequest, _binary_layer_request(b, owner, b.digest)) for b in builds
-    )
+    binary_layers = await MultiGet(Get(BuiltLayer, LayerRequest, _binary_layer_request(b, owner)) for b in builds)
     data_layers = await MultiGet(
         Get(
             BuiltLayer,
@@ -152,7 +177,8 @@ async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> Bu
     )
 
     created = _rfc3339(kocache.source_date_epoch)
-    per_platform: List[_PlatformImage] = []
+    images: List[PlatformImage] = []
+    blobs: Dict[str, bytes] = {}
     n = len(spec.binaries)
     for i, platform in enumerate(spec.platforms):
         layers = [(layer, f"data layer {d.address} at {d.dest}") for layer, d in zip(data_layers, spec.layers)]
@@ -163,28 +189,24 @@ async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> Bu
         base_image = base.for_platform(platform)
         if base.name is not None and base_image is None:
             raise KoImageError(f"{owner}: the base image {base.name} has no image for {platform}")
-        per_platform.append(_platform_image(spec, platform, base_image, base.name, layers, created))
+        image, documents = _platform_image(spec, platform, base_image, base.name, layers, created)
+        images.append(image)
+        blobs.update(documents)
 
-    blobs: Dict[str, bytes] = {}
-    for image in per_platform:
-        blobs.update(image.blobs)
-    manifests = tuple(image.manifest for image in per_platform)
-    if len(manifests) == 1:
-        top_media, top_digest, top_size = manifests[0].media_type, manifests[0].digest, manifests[0].size
+    if len(images) == 1:
+        top = Descriptor(images[0].manifest.media_type, images[0].manifest.digest, images[0].manifest.size)
     else:
-        index = build_index(manifests)
-        index_desc = Descriptor.for_bytes(media_types.OCI_INDEX, index)
-        blobs[index_desc.digest] = index
-        top_media, top_digest, top_size = index_desc.media_type, index_desc.digest, index_desc.size
-    top = Descriptor(top_media, top_digest, top_size)
-    entries = [Descriptor(top_media, top_digest, top_size, annotations=(ref_name_annotation(t),)) for t in spec.tags]
+        index = build_index([i.manifest for i in images])
+        top = Descriptor.for_bytes(media_types.OCI_INDEX, index)
+        blobs[top.digest] = index
+    entries = [Descriptor(top.media_type, top.digest, top.size, annotations=(ref_name_annotation(t),)) for t in spec.tags]
     all_layers = (*binary_layers, *data_layers)
     external = {layer.descriptor.digest for layer in all_layers}
     external.update(layer.digest for image in base.images for layer in image.layers)
     files = layout_files(blobs, entries, external_blobs=external)
     json_digest = await Get(Digest, CreateDigest([FileContent(path, data) for path, data in sorted(files.items())]))
     layout = await Get(Digest, MergeDigests([json_digest, base.blobs, *(layer.blob for layer in all_layers)]))
-    return BuiltImage(layout, top, manifests)
+    return BuiltImage(layout, top, tuple(images), tuple(builds))
 
 
 def rules():

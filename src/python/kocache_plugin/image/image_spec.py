@@ -49,6 +49,7 @@ class DataLayerSpec:
     sources: Digest
     src_dir: str
     dest: str
+    files: Tuple[str, ...]  # image paths of the layer's files (absolute)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
         dest = lt[KoLayerPathField].value
         if not dest.startswith("/"):
             raise KoImageError(f"{lt.address}: `path` must be absolute, got {dest!r}.")
-        layers.append(DataLayerSpec(lt.address, sources.snapshot.digest, src_dir, dest))
+        files = tuple(os.path.join(dest, os.path.relpath(f, src_dir)) for f in sources.snapshot.files)
+        layers.append(DataLayerSpec(lt.address, sources.snapshot.digest, src_dir, dest, files))
 
     base_kind, base_ref, base_target = await _base(tgt[KoImageBaseField].value, address)
 
