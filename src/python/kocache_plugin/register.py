@@ -3,7 +3,7 @@
 from kocache_plugin import target_types as _target_types
 from kocache_plugin.go import analysis, binary_spec, build, git_facts, go_process, modules, toolchain
 from kocache_plugin.goals import lock_bases, package
-from kocache_plugin.image import assemble, base, base_lock, image_spec, layer_tool, layers, registry_tool
+from kocache_plugin.image import archive, assemble, base, base_lock, image_spec, layer_tool, layers, registry_tool, sbom
 
 
 def rules():
@@ -22,6 +22,8 @@ def rules():
         *base_lock.rules(),
         *registry_tool.rules(),
         *assemble.rules(),
+        *archive.rules(),
+        *sbom.rules(),
         *package.rules(),
         *lock_bases.rules(),
     ]

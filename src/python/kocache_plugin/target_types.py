@@ -224,6 +224,20 @@ class KoImageTagsField(StringSequenceField):
     help = "Tags: the `org.opencontainers.image.ref.name` entries of the layout and the tags pushed by publish."
 
 
+class KoImageOutputField(StringField):
+    alias = "output"
+    default = "oci-layout"
+    valid_choices = ("oci-layout", "oci-archive", "docker-archive")
+    help = softwrap(
+        """
+        What `pants package` writes: `oci-layout` (a directory), `oci-archive` (that directory as
+        one tar, `<output_path>.tar`) or `docker-archive` (a tarball `docker load` accepts,
+        `<output_path>.docker.tar`, one platform only). Every form holds the complete image, base
+        layers included. An SPDX SBOM lands beside it as `<output_path>.spdx.json`.
+        """
+    )
+
+
 class KoImageOutputPathField(OutputPathField):
     help = softwrap(
         """
@@ -251,6 +265,7 @@ class KoImageTarget(Target):
         KoImagePortsField,
         KoImageRepositoryField,
         KoImageTagsField,
+        KoImageOutputField,
         KoImageOutputPathField,
     )
     help = softwrap(

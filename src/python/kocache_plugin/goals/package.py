@@ -1,17 +1,22 @@
-"""`pants package` for ko_image: write the image's OCI layout under dist/. Thin: the work is in image/."""
+"""`pants package` for ko_image: write the image (layout or archive) and its SBOM under dist/. Thin: the
+work is in image/."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.fs import AddPrefix, Digest
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.fs import AddPrefix, Digest, MergeDigests
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 
+from kocache_plugin.image.archive import Archive, ArchiveRequest
 from kocache_plugin.image.assemble import BuiltImage, ImageRequest
 from kocache_plugin.image.image_spec import KoImageSpec, KoImageSpecRequest
-from kocache_plugin.target_types import KoImageBinaryField, KoImageOutputPathField
+from kocache_plugin.image.sbom import ImageSbomRequest
+from kocache_plugin.target_types import KoImageBinaryField, KoImageOutputField, KoImageOutputPathField
+
+OUTPUT_SUFFIX = {"oci-layout": "", "oci-archive": ".tar", "docker-archive": ".docker.tar"}
 
 
 @dataclass(frozen=True)
@@ -19,18 +24,34 @@ class KoImageFieldSet(PackageFieldSet):
     required_fields = (KoImageBinaryField,)
 
     binary: KoImageBinaryField
+    output: KoImageOutputField
     output_path: KoImageOutputPathField
+
+
+def docker_repo_tags(spec: KoImageSpec) -> tuple:
+    repository = spec.repository or f"ko.local/{spec.binaries[0].name}"
+    return tuple(f"{repository}:{tag}" for tag in spec.tags)
 
 
 @rule(desc="Package a ko image")
 async def package_ko_image(field_set: KoImageFieldSet) -> BuiltPackage:
     spec = await Get(KoImageSpec, KoImageSpecRequest(field_set.address))
     image = await Get(BuiltImage, ImageRequest(spec))
-    digest = await Get(Digest, AddPrefix(image.layout, spec.output_path))
+    path = spec.output_path + OUTPUT_SUFFIX[spec.output]
+    if spec.output == "oci-layout":
+        output = Get(Digest, AddPrefix(image.layout, path))
+    else:
+        output = Get(Archive, ArchiveRequest(image, spec.output, docker_repo_tags(spec), path, str(spec.address)))
+    sbom_path = f"{spec.output_path}.spdx.json"
+    written, sbom = await MultiGet(output, Get(Digest, ImageSbomRequest(image, str(spec.address), sbom_path)))
+    digest = await Get(Digest, MergeDigests([written if isinstance(written, Digest) else written.digest, sbom]))
     platforms = ", ".join(str(m.platform) for m in image.manifests)
     return BuiltPackage(
         digest,
-        (BuiltPackageArtifact(spec.output_path, extra_log_lines=(f"{image.top.digest} ({platforms})",)),),
+        (
+            BuiltPackageArtifact(path, extra_log_lines=(f"{image.top.digest} ({platforms})",)),
+            BuiltPackageArtifact(sbom_path),
+        ),
     )
 
 

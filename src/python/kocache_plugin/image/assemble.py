@@ -148,7 +148,7 @@ async def _base_image(spec: KoImageSpec) -> BaseImage:
     return await Get(BaseImage, BaseImageRequest(spec.base_kind, spec.base_ref, spec.platforms, owner))
 
 
-def _rfc3339(epoch: int) -> str:
+def rfc3339(epoch: int) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -176,7 +176,7 @@ async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> Bu
         for layer in spec.layers
     )
 
-    created = _rfc3339(kocache.source_date_epoch)
+    created = rfc3339(kocache.source_date_epoch)
     images: List[PlatformImage] = []
     blobs: Dict[str, bytes] = {}
     n = len(spec.binaries)

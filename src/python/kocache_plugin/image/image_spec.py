@@ -24,6 +24,7 @@ from kocache_plugin.target_types import (
     KoImageExtraBinariesField,
     KoImageLabelsField,
     KoImageLayersField,
+    KoImageOutputField,
     KoImageOutputPathField,
     KoImagePortsField,
     KoImageRepositoryField,
@@ -70,6 +71,7 @@ class KoImageSpec:
     ports: Tuple[str, ...]
     tags: Tuple[str, ...]
     repository: Optional[str]
+    output: str  # oci-layout | oci-archive | docker-archive
     output_path: str
 
 
@@ -174,6 +176,7 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
         ports=tuple(tgt[KoImagePortsField].value or ()),
         tags=tags,
         repository=tgt[KoImageRepositoryField].value or kocache.default_repository,
+        output=tgt[KoImageOutputField].value,
         output_path=tgt[KoImageOutputPathField].value_or_default(file_ending=None),
     )
 

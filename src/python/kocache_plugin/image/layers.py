@@ -53,6 +53,7 @@ class LayerRequest:
     inputs: Digest
     owner: str  # the target this layer belongs to, for messages
     what: str  # e.g. "binary layer /ko-app/server (linux/arm64)"
+    compression: str = "gzip"  # or "none" (a plain tar: archives of whole images)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class BuiltLayer:
 @rule(desc="Make an image layer", level=LogLevel.DEBUG)
 async def make_layer(request: LayerRequest, tool: LayerTool, kocache: KocacheSubsystem) -> BuiltLayer:
     spec = {
-        "compression": "gzip",
+        "compression": request.compression,
         "level": kocache.gzip_level,
         "mtime": kocache.source_date_epoch,
         "entries": [e.to_json() for e in request.entries],
