@@ -109,7 +109,8 @@ class SizeBench:
         pid_before = self.ws.pantsd_pid() if pantsd else None
         run: CommandRun = self.ws.pants(*args, pantsd=pantsd, label=label, options=options).check(f"pants {' '.join(args)}")
         after = self.ws.dist_fingerprints()
-        restarted = pantsd and pid_before is not None and (len(run.pantsd_pids) > 1 or pid_before not in run.pantsd_pids)
+        pid_after = self.ws.pantsd_pid() if pantsd else None
+        restarted = pid_before is not None and (pid_after != pid_before or len(run.pantsd_pids) > 1)
         return Sample(
             wall_s=run.wall_s,
             peak_pants_rss=run.peak_pants_rss,

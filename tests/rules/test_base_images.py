@@ -64,6 +64,8 @@ def test_platform_missing_from_the_base(repo: RuleRunner) -> None:
         ("oci:nowhere", "app:img: base `oci:nowhere`: no files in `nowhere`"),
         ("oci:bases/distroless:v2", "has no entry tagged 'v2' (tags: latest)"),
         ("//app:b", "base `//app:b` is a `ko_binary` target, not a `ko_image`"),
+        ("registry.example/Bad Repo:v1", "app:img: base `registry.example/Bad Repo:v1` is not a valid image reference"),
+        ("registry.example/base:v1", "app:img: base `registry.example/base:v1` is a tag that is not in the base lock"),
     ],
 )
 def test_bad_bases(repo: RuleRunner, base: str, expected: str) -> None:

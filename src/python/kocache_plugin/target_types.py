@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pants.core.goals.package import OutputPathField
+from pants.option.global_options import GlobMatchErrorBehavior
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
@@ -120,6 +121,8 @@ class KoBinaryTarget(Target):
 
 class KoLayerSourcesField(MultipleSourcesField):
     default = ("kodata/**/*",)
+    # A layer file that does not exist is an error (naming the target and the glob), not a warning.
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.error
     help = softwrap(
         """
         Files to put in the layer, relative to this BUILD file's directory. With the default

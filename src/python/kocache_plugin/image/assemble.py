@@ -167,7 +167,10 @@ async def assemble_image(request: ImageRequest, kocache: KocacheSubsystem) -> Bu
         Get(
             BuiltLayer,
             LayerRequest(
-                entries=(LayerEntry("tree", layer.dest.lstrip("/"), src=layer.src_dir),),
+                entries=(
+                    LayerEntry("tree", layer.dest.lstrip("/"), src=layer.src_dir),
+                    *(LayerEntry("symlink", path.lstrip("/"), target=target) for path, target in layer.symlinks),
+                ),
                 inputs=layer.sources,
                 owner=str(layer.address),
                 what=f"the data layer {layer.dest}",

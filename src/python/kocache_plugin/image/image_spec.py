@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
-from pants.engine.fs import Digest
+from pants.base.build_root import BuildRoot
+from pants.engine.fs import Digest, DigestSubset, PathGlobs
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import HydratedSources, HydrateSourcesRequest, Targets
 from pants.util.frozendict import FrozenDict
@@ -51,6 +52,7 @@ class DataLayerSpec:
     src_dir: str
     dest: str
     files: Tuple[str, ...]  # image paths of the layer's files (absolute)
+    symlinks: Tuple[Tuple[str, str], ...] = ()  # (image path, target): in-tree links, kept as links
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,32 @@ async def _base(value: str, owner: Address) -> Tuple[str, str, Optional[Address]
     return "registry", value, None
 
 
+def _symlinks(build_root: str, src_dir: str, owner: Address) -> Tuple[Tuple[str, str], ...]:
+    """Symlinks under a ko_layer's directory, as (path relative to it, target); escaping ones are errors.
+
+    Pants 2.17 snapshots follow symlinks (and silently drop broken ones), so this reads the links themselves.
+    """
+    root = os.path.join(build_root, src_dir)
+    links = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                continue
+            rel = os.path.relpath(full, root)
+            target = os.readlink(full)
+            resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+            if os.path.isabs(target) or resolved == ".." or resolved.startswith("../"):
+                raise KoImageError(
+                    f"{owner}: {src_dir}/{rel} is a symlink to {target!r}, which leaves the layer's directory "
+                    f"{src_dir}; a ko_layer keeps only symlinks that stay inside it."
+                )
+            links.append((rel, target))
+    return tuple(sorted(links))
+
+
 @rule
-async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSubsystem) -> KoImageSpec:
+async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSubsystem, build_root: BuildRoot) -> KoImageSpec:
     targets = await Get(Targets, Addresses([request.address]))
     tgt = targets[0]
     address = tgt.address
@@ -139,13 +165,33 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
                 f"{lt.address}: {outside[0]} is not under `strip_prefix` ({src_dir}); "
                 "every file of a ko_layer must be inside that directory."
             )
-        if not sources.snapshot.files:
-            raise KoImageError(f"{lt.address}: the ko_layer has no files (its `sources` matched nothing).")
+        globs = lt[KoLayerSourcesField].globs
+        missing = [g for g in globs if not any(c in g for c in "*?[!") and os.path.join(lt.address.spec_path, g) not in sources.snapshot.files]
+        if missing or not sources.snapshot.files:
+            raise KoImageError(
+                f"{lt.address}: the ko_layer's `sources` name files that do not exist: {', '.join(missing)}."
+                if missing else f"{lt.address}: the ko_layer has no files (its `sources` {list(globs)} matched nothing)."
+            )
         dest = lt[KoLayerPathField].value
         if not dest.startswith("/"):
             raise KoImageError(f"{lt.address}: `path` must be absolute, got {dest!r}.")
-        files = tuple(os.path.join(dest, os.path.relpath(f, src_dir)) for f in sources.snapshot.files)
-        layers.append(DataLayerSpec(lt.address, sources.snapshot.digest, src_dir, dest, files))
+        links = _symlinks(build_root.path, src_dir, lt.address)
+        digest = sources.snapshot.digest
+        if links:
+            # Pants follows symlinks when it snapshots files; keep them as links in the layer instead.
+            excluded = [g for rel, _ in links for g in (f"!{src_dir}/{rel}", f"!{src_dir}/{rel}/**")]
+            digest = await Get(Digest, DigestSubset(digest, PathGlobs(["**", *excluded])))
+        linked = {f"{src_dir}/{rel}" for rel, _ in links}
+        files = tuple(
+            os.path.join(dest, os.path.relpath(f, src_dir))
+            for f in sources.snapshot.files
+            if f not in linked and not any(f.startswith(p + "/") for p in linked)
+        )
+        layers.append(
+            DataLayerSpec(
+                lt.address, digest, src_dir, dest, files, tuple((os.path.join(dest, rel), target) for rel, target in links)
+            )
+        )
 
     base_kind, base_ref, base_target = await _base(tgt[KoImageBaseField].value, address)
 

@@ -31,18 +31,22 @@ class LayerError(Exception):
 
 @dataclass(frozen=True)
 class LayerEntry:
-    """One item of a layer: kind is "file" (src → dest), "tree" (a directory, recursively) or "dir"."""
+    """One item of a layer: kind is "file" (src → dest), "tree" (a directory, recursively), "dir" or
+    "symlink" (dest → target)."""
 
     kind: str
     dest: str  # path in the image, without a leading "/"
     src: str = ""  # path in the step's input digest
     mode: int = 0o644
+    target: str = ""  # symlinks only
 
     def to_json(self) -> dict:
         entry = {"type": self.kind, "dest": self.dest.lstrip("/")}
         if self.src:
             entry["src"] = self.src
-        if self.kind != "tree":
+        if self.kind == "symlink":
+            entry["target"] = self.target
+        elif self.kind != "tree":
             entry["mode"] = self.mode
         return entry
 
