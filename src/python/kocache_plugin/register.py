@@ -2,8 +2,9 @@
 
 from kocache_plugin import target_types as _target_types
 from kocache_plugin.go import analysis, binary_spec, build, git_facts, go_process, modules, toolchain
-from kocache_plugin.goals import lock_bases, package
-from kocache_plugin.image import archive, assemble, base, base_lock, image_spec, layer_tool, layers, registry_tool, sbom
+from kocache_plugin.cache import build_records
+from kocache_plugin.goals import explain, lock_bases, package, publish
+from kocache_plugin.image import archive, assemble, base, base_lock, image_spec, layer_tool, layers, push, registry_tool, sbom
 
 
 def rules():
@@ -25,7 +26,11 @@ def rules():
         *archive.rules(),
         *sbom.rules(),
         *package.rules(),
+        *push.rules(),
+        *publish.rules(),
         *lock_bases.rules(),
+        *build_records.rules(),
+        *explain.rules(),
     ]
 
 

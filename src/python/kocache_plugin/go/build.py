@@ -70,10 +70,20 @@ def build_argv(spec: GoBinarySpec, platform: Platform, main_dir: str, module_dir
     return tuple(args)
 
 
-@rule(desc="Build a Go binary", level=LogLevel.DEBUG)
-async def build_go_binary(request: GoBuildRequest, toolchain: GoToolchain, subsystem: KoGoSubsystem) -> BuiltGoBinary:
+@dataclass(frozen=True)
+class GoBuildPlan:
+    """The `go build` Process to run for one binary and platform, before it runs (explain reads it too)."""
+
+    process: GoProcess
+    output_dir: str  # where the binary lands in the output digest
+
+
+@rule(desc="Plan a Go build", level=LogLevel.DEBUG)
+async def plan_go_build(request: GoBuildRequest, toolchain: GoToolchain, subsystem: KoGoSubsystem) -> GoBuildPlan:
     spec, platform = request.spec, request.platform
     _check_platform(spec, platform, toolchain)
+    if "-toolexec" in subsystem.goflags:
+        raise GoBuildError(f"{spec.address}: [kocache-go].goflags may not contain -toolexec (as in ko).")
     module = await Get(GoModule, GoModuleRequest(spec.main_dir, str(spec.address)))
     module_cache = await Get(GoModuleCache, GoModule, module)
     if module_cache.error:
@@ -101,23 +111,29 @@ async def build_go_binary(request: GoBuildRequest, toolchain: GoToolchain, subsy
     inputs = await Get(Digest, DigestSubset(module.snapshot.digest, PathGlobs([*analysis.closure_files(main), *extra])))
 
     goflags = " ".join(filter(None, [subsystem.goflags, "-mod=vendor" if module.has_vendor else "-mod=readonly"]))
-    result = await Get(
-        FallibleProcessResult,
-        GoProcess.create(
-            build_argv(spec, platform, spec.main_dir, module.dir),
-            f"go build {spec.address} for {platform}",
-            env={**spec.env, **config.env(), "GOFLAGS": goflags},
-            input_digest=inputs,
-            working_dir=module.dir,
-            module_cache=module_cache.digest,
-            output_files=(module.path(f"{OUT_DIR}/{spec.name}"),),
-            level=LogLevel.INFO,
-        ),
+    process = GoProcess.create(
+        build_argv(spec, platform, spec.main_dir, module.dir),
+        f"go build {spec.address} for {platform}",
+        env={**spec.env, **config.env(), "GOFLAGS": goflags},
+        input_digest=inputs,
+        working_dir=module.dir,
+        module_cache=module_cache.digest,
+        output_files=(module.path(f"{OUT_DIR}/{spec.name}"),),
+        level=LogLevel.INFO,
     )
+    return GoBuildPlan(process, module.path(OUT_DIR))
+
+
+@rule(desc="Build a Go binary", level=LogLevel.DEBUG)
+async def build_go_binary(request: GoBuildRequest) -> BuiltGoBinary:
+    plan = await Get(GoBuildPlan, GoBuildRequest, request)
+    result = await Get(FallibleProcessResult, GoProcess, plan.process)
     if result.exit_code != 0:
-        raise GoBuildError(f"{where}: `go build` failed:\n{result.stderr.decode(errors='replace')}")
-    digest = await Get(Digest, RemovePrefix(result.output_digest, module.path(OUT_DIR)))
-    return BuiltGoBinary(spec.address, platform, spec.name, digest)
+        raise GoBuildError(
+            f"{request.spec.address} ({request.platform}): `go build` failed:\n{result.stderr.decode(errors='replace')}"
+        )
+    digest = await Get(Digest, RemovePrefix(result.output_digest, plan.output_dir))
+    return BuiltGoBinary(request.spec.address, request.platform, request.spec.name, digest)
 
 
 def rules():
