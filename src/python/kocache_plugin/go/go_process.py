@@ -17,11 +17,11 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from kocache_plugin.go.build_cache import BUILD_CACHE_NAME, GoBuildCacheLocation
 from kocache_plugin.go.toolchain import GoToolchain
 
 WRAPPER_PATH = "__kocache/go.sh"
 MODCACHE_DIR = "__gomodcache"
-BUILD_CACHE_NAME = "kocache_go_build"
 BUILD_CACHE_DIR = "__kocache/gocache"
 
 # The build cache is an accelerator only: Go keys it by content (with -trimpath, not by directory),
@@ -72,7 +72,13 @@ async def go_wrapper_script() -> GoWrapperScript:
 
 
 @rule
-async def go_process(request: GoProcess, toolchain: GoToolchain, bash: BashBinary, wrapper: GoWrapperScript) -> Process:
+async def go_process(
+    request: GoProcess,
+    toolchain: GoToolchain,
+    bash: BashBinary,
+    wrapper: GoWrapperScript,
+    build_cache: GoBuildCacheLocation,  # placed (KOCACHE) before any build uses it
+) -> Process:
     input_digest = await Get(Digest, MergeDigests([wrapper.digest, request.input_digest]))
     env = {
         # Defaults that keep `go` from reaching outside the sandbox; callers may override some.

@@ -68,3 +68,13 @@ class KocacheSubsystem(Subsystem):
         default=[],
         help="Registries (host[:port]) reached over plain http / without TLS verification. Loopback registries always may.",
     )
+    go_build_cache = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            Directory for Go's build cache (an accelerator only: no output depends on it). Default:
+            `$KOCACHE/go-build` when ko's KOCACHE is set, else Pants' named cache
+            `kocache_go_build` under `[GLOBAL].named_caches_dir`. The location never enters a cache key.
+            """
+        ),
+    )

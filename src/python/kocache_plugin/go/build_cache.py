@@ -1,0 +1,66 @@
+"""Where Go's build cache lives: Pants' named cache `kocache_go_build`, or the user's KOCACHE.
+
+The cache is an accelerator only (outputs never depend on it), so its location must not enter any
+Process key. ko users set KOCACHE; we honour it by making the named cache a symlink to
+`$KOCACHE/go-build` (or to `[kocache].go_build_cache`), rather than passing a path to the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.rules import Get, collect_rules, rule
+from pants.option.global_options import NamedCachesDirOption
+
+from kocache_plugin.subsystems.kocache import KocacheSubsystem
+
+BUILD_CACHE_NAME = "kocache_go_build"
+
+logger = logging.getLogger(__name__)
+
+
+class GoBuildCacheError(Exception):
+    """The requested Go build cache location cannot be used."""
+
+
+@dataclass(frozen=True)
+class GoBuildCacheLocation:
+    path: Optional[str]  # None: Pants' named cache itself
+
+
+def link_named_cache(named_caches_dir: str, target: str) -> None:
+    """Make `<named caches>/kocache_go_build` a symlink to `target` (idempotent, safe to race)."""
+    os.makedirs(target, exist_ok=True)
+    link = os.path.join(named_caches_dir, BUILD_CACHE_NAME)
+    if os.path.islink(link) and os.path.realpath(link) == os.path.realpath(target):
+        return
+    os.makedirs(named_caches_dir, exist_ok=True)
+    if os.path.isdir(link) and not os.path.islink(link):
+        # An earlier cache in Pants' own place: keep it aside rather than delete someone's warm cache.
+        os.replace(link, f"{link}.before-kocache")
+    tmp = f"{link}.{os.getpid()}.tmp"
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+@rule
+async def place_go_build_cache(kocache: KocacheSubsystem, named_caches: NamedCachesDirOption) -> GoBuildCacheLocation:
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest(["KOCACHE"]))
+    target = kocache.go_build_cache or (os.path.join(env["KOCACHE"], "go-build") if env.get("KOCACHE") else None)
+    if not target:
+        return GoBuildCacheLocation(None)
+    target = os.path.abspath(os.path.expanduser(target))
+    try:
+        link_named_cache(str(named_caches.val), target)
+    except OSError as e:
+        raise GoBuildCacheError(f"Cannot place Go's build cache at {target} (KOCACHE / [kocache].go_build_cache): {e}")
+    logger.debug(f"Go build cache: {target}")
+    return GoBuildCacheLocation(target)
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,29 @@
+"""ko's KOCACHE: Go's build cache goes where the user says, and the location never enters a key."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.pants_repo import PantsRepo
+
+pytestmark = pytest.mark.e2e
+
+
+def test_kocache_places_the_go_build_cache(tmp_path) -> None:
+    repo = PantsRepo.copy(tmp_path / "repo", local_store=tmp_path / "store", with_examples=False)
+    repo.named_caches = tmp_path / "named-caches"
+    repo.write("m/go.mod", "module example.com/m\n\ngo 1.21\n")
+    repo.write("m/main.go", "package main\n\nfunc main() {}\n")
+    repo.write("m/BUILD", 'ko_binary(name="b")\nko_image(name="img", binary=":b")\n')
+
+    kocache = tmp_path / "kocache"
+    first = repo.run("package", "::", env={"KOCACHE": str(kocache)})
+    assert len(first.executed("go build")) == 1
+    link = repo.named_caches / "kocache_go_build"
+    assert link.is_symlink() and os.path.realpath(link) == str(kocache / "go-build")
+    assert (kocache / "go-build" / "README").is_file(), "Go wrote its cache there"
+
+    # Same keys without KOCACHE (or with another one): a cache hit, no build.
+    assert repo.run("package", "::", env={"KOCACHE": str(tmp_path / "elsewhere")}).executed("go build") == []
