@@ -139,3 +139,16 @@ def test_go_too_old(rule_runner: RuleRunner) -> None:
     rule_runner.set_options([f"--kocache-go-search-paths=['{bin_dir}']", "--kocache-go-minimum-version=1.26"], env_inherit={"PATH"})
     msg = _error(rule_runner, "m", "b")
     assert "No Go >= 1.26 found" in msg and "Found only older ones" in msg and "go1.25.5" in msg
+
+
+def test_cgo_builds_for_the_host(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    rule_runner.write_files(
+        {
+            "m/go.mod": GO_MOD,
+            "m/main.go": 'package main\n\n// int twice(int x) { return 2 * x; }\nimport "C"\nimport "fmt"\n\nfunc main() { fmt.Println(C.twice(21)) }\n',
+            "m/BUILD": 'ko_binary(name="b", cgo=True)\n',
+        }
+    )
+    assert run_binary(tmp_path, build(rule_runner, "m", "b")) == "42\n"
+    msg = _error(rule_runner, "m", "b", Platform.parse("linux/arm64"))
+    assert "m:b (linux/arm64): cgo=True builds only for the host platform" in msg

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Tuple
 
+from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestSubset, PathGlobs, RemovePrefix
 from pants.engine.process import FallibleProcessResult
@@ -70,6 +71,20 @@ def build_argv(spec: GoBinarySpec, platform: Platform, main_dir: str, module_dir
     return tuple(args)
 
 
+async def _cgo_env(spec: GoBinarySpec, platform: Platform, toolchain: GoToolchain) -> dict:
+    """cgo needs a C compiler: the host's, named by absolute path, for the host platform only."""
+    if (platform.os, platform.architecture) != (toolchain.host_goos, toolchain.host_goarch):
+        raise GoBuildError(
+            f"{spec.address} ({platform}): cgo=True builds only for the host platform "
+            f"({toolchain.host_goos}/{toolchain.host_goarch}); cross-compiling C needs a cross toolchain."
+        )
+    compilers = await Get(BinaryPaths, BinaryPathRequest(binary_name="gcc", search_path=("/usr/bin", "/usr/local/bin", "/bin")))
+    if not compilers.first_path:
+        raise GoBuildError(f"{spec.address} ({platform}): cgo=True needs gcc in /usr/bin or /usr/local/bin; none was found.")
+    # A fixed PATH (not the host's) for the assembler and linker gcc runs.
+    return {"CC": compilers.first_path.path, "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
 @dataclass(frozen=True)
 class GoBuildPlan:
     """The `go build` Process to run for one binary and platform, before it runs (explain reads it too)."""
@@ -89,6 +104,7 @@ async def plan_go_build(request: GoBuildRequest, toolchain: GoToolchain, subsyst
     if module_cache.error:
         raise GoBuildError(f"{spec.address}: {module_cache.error}")
     config = BuildConfig(FrozenDict(platform.go_env()), spec.tags, spec.cgo)
+    cgo_env = await _cgo_env(spec, platform, toolchain) if spec.cgo else {}
     analysis = await Get(GoModuleAnalysis, GoModuleAnalysisRequest(module, module_cache, config))
 
     main = analysis.package_in_dir(spec.main_dir)
@@ -114,7 +130,7 @@ async def plan_go_build(request: GoBuildRequest, toolchain: GoToolchain, subsyst
     process = GoProcess.create(
         build_argv(spec, platform, spec.main_dir, module.dir),
         f"go build {spec.address} for {platform}",
-        env={**spec.env, **config.env(), "GOFLAGS": goflags},
+        env={**spec.env, **config.env(), **cgo_env, "GOFLAGS": goflags},
         input_digest=inputs,
         working_dir=module.dir,
         module_cache=module_cache.digest,
