@@ -40,6 +40,11 @@ def _bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _bytes_span(values: List[int]) -> str:
+    lo, hi = min(values), max(values)
+    return _bytes(lo) if lo == hi else f"{_bytes(lo)}-{_bytes(hi)}"
+
+
 def _row(size: SizeResult, m: Measurement) -> str:
     if not m.ok:
         status = f"skipped: {m.skipped}" if m.skipped else f"FAILED: {m.failed}"
@@ -49,7 +54,7 @@ def _row(size: SizeResult, m: Measurement) -> str:
     other = _span([p.other_total for p in procs])
     own = _span([p.pants_own for p in procs])
     uploads = [s.upload for s in m.samples if s.upload is not None]
-    sent = f"{_span([u.blob_bytes for u in uploads])} / {_span([u.body_bytes for u in uploads])}" if uploads else "-"
+    sent = f"{_bytes_span([u.blob_bytes for u in uploads])} / {_bytes_span([u.body_bytes for u in uploads])}" if uploads else "-"
     images = _span([s.images_changed for s in m.samples if s.images_changed is not None])
     return (
         f"| {m.title} | {runs} | {m.median_wall:.2f} | {'; '.join(_ratio(size, m, b) for b in [m.baseline, *m.also_vs])} "
@@ -66,7 +71,9 @@ def size_section(size: SizeResult) -> str:
         "",
         f"{facts.get('images')} images, {facts.get('shared_packages')} shared packages, {facts.get('data_layers')} data layers; "
         f"base: {facts.get('base')}; scenario 3 edits `{facts.get('edited_shared_package', '?')}` "
-        f"(k = {facts.get('k_importers', '?')} importing mains).",
+        f"(k = {facts.get('k_importers', '?')} importing mains). 1-minute load average when this size started / "
+        f"ended: {facts.get('load_1m_at_start', '?')} / {facts.get('load_1m_at_end', '?')} (at the start nothing of "
+        "the benchmark runs: a value near or above the core count means other work shared the CPU and inflated times).",
         "",
         "| measurement | runs | median wall (s) | vs baseline | vs ko | go builds | layer steps | other procs: plugin / Pants' own "
         "| images changed | sent bytes: blobs / all | peak RSS MiB: Pants / tree |",

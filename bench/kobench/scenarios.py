@@ -18,6 +18,7 @@ repetition really is an edit. A scenario needing a missing feature is skipped wi
 
 from __future__ import annotations
 
+import os
 import shutil
 import traceback
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class SizeBench:
             "data_layers": len(self.repo.data_layers),
             "base": base_ref if base_ref != "scratch" else f"scratch (oci base not supported yet: {self.caps.base_unsupported})",
         })
+        self.result.facts["load_1m_at_start"] = round(os.getloadavg()[0], 2)
         try:
             self.floor()
             self.cold()
@@ -145,6 +147,7 @@ class SizeBench:
         finally:
             self.ws.stop_pantsd()
         self.ko()
+        self.result.facts["load_1m_at_end"] = round(os.getloadavg()[0], 2)
         if not self.opts.keep:
             shutil.rmtree(self.dir / "caches", ignore_errors=True)
             shutil.rmtree(self.dir / "floor", ignore_errors=True)

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import hashlib
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,9 +33,9 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
-from tests.support.pants_repo import shared_cache_dir
+from tests.support.pants_repo import PantsRepo, shared_cache_dir
 
 BUILDGRID_VERSION = "0.4.4"  # the newest release that runs on Python 3.11 (later ones need 3.12+)
 STARTUP_TIMEOUT = 60.0
@@ -228,8 +231,9 @@ class BuildGridServer:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def cas_blob_count(self) -> int:
-        return sum(len(files) for _, _, files in os.walk(self.cas_dir))
+    def cas_blobs(self) -> Dict[str, Path]:
+        """sha256 hex → the file holding that blob in BuildGrid's disk CAS (`.../objects/<2 hex>/<62 hex>`)."""
+        return {p.parent.name + p.name: p for p in self.cas_dir.rglob("*") if p.is_file() and len(p.name) == 62}
 
 
 def remote_cache_options(
@@ -253,6 +257,81 @@ def remote_cache_options(
             "--remote-store-chunk-upload-timeout-seconds=2",
         ]
     return options
+
+
+# -- reading what Pants did --------------------------------------------------------------------------
+
+# Descriptions of the plugin's cacheable steps (Processes whose identity is the cache key).
+OUR_STEPS = (
+    "go build ",
+    "Make the ",  # "Make the binary layer ..." / "Make the data layer ..."
+    "List Go packages",
+    "Build the kocache layer tool",
+    "Download Go modules",
+    "Read the build information",
+)
+BUILD_AND_LAYER_STEPS = ("go build ", "Make the ")
+
+
+def _ours(description: str, prefixes: Sequence[str]) -> bool:
+    return description.startswith(tuple(prefixes))
+
+
+def started(stderr: str, prefixes: Sequence[str] = OUR_STEPS) -> List[str]:
+    """Descriptions of local processes Pants started (`Starting:`; run with -ldebug for the DEBUG-level steps).
+    Remote cache lookups (`Starting: Remote cache lookup for: ...`) are not processes and are left out."""
+    return [d for d in re.findall(r"\] Starting: ([^\n]*)", stderr) if _ours(d, prefixes)]
+
+
+def canceled(stderr: str, prefixes: Sequence[str] = OUR_STEPS) -> List[str]:
+    """Local processes Pants killed before they finished (a remote cache hit won the race against them)."""
+    return [d for d in re.findall(r"\] Canceled: ([^\n]*)", stderr) if _ours(d, prefixes)]
+
+
+def ran_to_completion(stderr: str, prefixes: Sequence[str] = OUR_STEPS) -> List[str]:
+    """Local processes that started and were not canceled: the work really done on this machine."""
+    left = list(canceled(stderr, prefixes))
+    done = []
+    for d in started(stderr, prefixes):
+        if d in left:
+            left.remove(d)
+        else:
+            done.append(d)
+    return done
+
+
+def remote_hits(stderr: str, prefixes: Sequence[str] = OUR_STEPS) -> List[str]:
+    """Descriptions whose result came from the remote cache (DEBUG `remote cache hit for: "<description>"`)."""
+    return [d for d in re.findall(r'remote cache hit for: "([^"]*)"', stderr) if _ours(d, prefixes)]
+
+
+def remote_cache_warnings(stderr: str) -> List[str]:
+    return re.findall(r"\[WARN\] (Failed to (?:read from|write to) remote cache[^\n]*)", stderr)
+
+
+# -- what a build produced ---------------------------------------------------------------------------
+
+
+def image_digests(repo: PantsRepo) -> Dict[str, List[str]]:
+    """dist/<image> → the manifest (or index) digests its index.json names, one per tag."""
+    return {
+        name: [m["digest"] for m in json.loads((layout / "index.json").read_text())["manifests"]]
+        for name, layout in repo.layouts().items()
+    }
+
+
+def bad_blobs(repo: PantsRepo) -> List[str]:
+    """Blobs under dist/*/blobs/sha256/ whose content does not hash to their name (a damaged image)."""
+    bad = []
+    for layout in repo.layouts().values():
+        for blob in sorted((layout / "blobs" / "sha256").iterdir()):
+            h = hashlib.sha256()
+            with open(blob, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            if h.hexdigest() != blob.name:
+                bad.append(str(blob.relative_to(repo.root)))
+    return bad
 
 
 # -- misbehaving "caches" ----------------------------------------------------------------------------

@@ -1,7 +1,18 @@
 """Entry point Pants loads for `backend_packages = ["kocache_plugin"]`: rules and target types, nothing else."""
 
 from kocache_plugin import target_types as _target_types
-from kocache_plugin.go import analysis, binary_spec, build, build_cache, git_facts, go_process, modules, toolchain
+from kocache_plugin.go import (
+    analysis,
+    binary_spec,
+    build,
+    build_cache,
+    cacheprog_tool,
+    git_facts,
+    go_process,
+    modules,
+    plugin_tools,
+    toolchain,
+)
 from kocache_plugin.cache import build_records
 from kocache_plugin.goals import explain, lock_bases, package, publish
 from kocache_plugin.image import archive, assemble, base, base_lock, image_spec, layer_tool, layers, push, registry_tool, sbom
@@ -12,6 +23,8 @@ def rules():
         *toolchain.rules(),
         *go_process.rules(),
         *build_cache.rules(),
+        *plugin_tools.rules(),
+        *cacheprog_tool.rules(),
         *modules.rules(),
         *analysis.rules(),
         *binary_spec.rules(),

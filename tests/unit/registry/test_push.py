@@ -193,3 +193,32 @@ def test_a_base_on_another_registry_is_not_mounted(tmp_path):
     plan = plan_push(tmp_path / "layout", ["latest"], "127.0.0.1:5000", "team/app")
     assert all(b.mount_from == () for b in plan.blobs)
     assert json.loads(plan.root.data)["annotations"][BASE_NAME_ANNOTATION] == "ghcr.io/other/base:v1"
+
+
+def test_a_refused_mount_falls_back_to_an_upload(fault_proxy, unique_repo, tmp_path):
+    base_repo, repo = unique_repo("base"), unique_repo("app")
+    base = make_image(tmp_path / "base", content=b"base, not mountable\n")
+    app = make_image(tmp_path / "app", content=b"app on an unmountable base\n")
+    with client_for(fault_proxy.host) as client:
+        push_test_image(client, base_repo, "v1", base)
+    manifest = build_manifest(
+        app.config_desc, [base.layer, app.layer], {BASE_NAME_ANNOTATION: f"{fault_proxy.host}/{base_repo}:v1"}
+    )
+    make_layout(tmp_path / "layout", [app], manifest=manifest, extra_layers=[base])
+    # As a registry answers a token lacking pull on the base's repository.
+    fault_proxy.fail(401, times=1, methods=["POST"], path="mount=", headers={"WWW-Authenticate": 'Basic realm="x"'})
+    plan = plan_push(tmp_path / "layout", ["latest"], fault_proxy.host, repo)
+    with client_for(fault_proxy.host) as client:
+        report = push_image(client, repo, plan, ["latest"], jobs=1)
+    assert [r.status for r in fault_proxy.snapshot() if r.fault] == [401]
+    assert report.blobs == {"uploaded": 3, "present": 0, "mounted": 0}  # the base layer too, after the refusal
+    assert report.tags_pushed == ["latest"]
+
+
+@pytest.mark.parametrize("base", ["examples/base:image", "oci:bases/static:v1", "scratch"])
+def test_bases_that_are_not_registry_references_are_not_mounted(tmp_path, base):
+    image = make_image(tmp_path / "img")
+    manifest = build_manifest(image.config_desc, [image.layer], {BASE_NAME_ANNOTATION: base})
+    make_layout(tmp_path / "layout", [image], manifest=manifest)
+    plan = plan_push(tmp_path / "layout", ["latest"], "docker.io", "examples/app")
+    assert all(b.mount_from == () for b in plan.blobs)

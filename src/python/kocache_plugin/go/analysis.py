@@ -17,6 +17,7 @@ from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 
+from kocache_plugin.go.cacheprog_tool import VerifiedGoCache
 from kocache_plugin.go.go_process import MODCACHE_DIR, GoProcess
 from kocache_plugin.go.modules import GoModule, GoModuleCache
 
@@ -148,6 +149,7 @@ async def analyse_go_module(request: GoModuleAnalysisRequest) -> GoModuleAnalysi
         DigestSubset(module.snapshot.digest, PathGlobs(["**", "!**/*_test.go"])),
     )
     config = request.config
+    verified = await Get(VerifiedGoCache)
     result = await Get(
         FallibleProcessResult,
         GoProcess.create(
@@ -157,6 +159,7 @@ async def analyse_go_module(request: GoModuleAnalysisRequest) -> GoModuleAnalysi
             input_digest=sources,
             working_dir=module.dir,
             module_cache=request.module_cache.digest,
+            cacheprog=verified.cacheprog,
         ),
     )
     if result.exit_code != 0:

@@ -18,6 +18,7 @@ from pants.util.logging import LogLevel
 
 from kocache_plugin.go.analysis import BuildConfig, GoModuleAnalysis, GoModuleAnalysisRequest
 from kocache_plugin.go.binary_spec import GoBinarySpec
+from kocache_plugin.go.cacheprog_tool import VerifiedGoCache
 from kocache_plugin.go.go_process import GoProcess
 from kocache_plugin.go.modules import GoModule, GoModuleCache, GoModuleRequest
 from kocache_plugin.go.toolchain import GoToolchain
@@ -127,6 +128,7 @@ async def plan_go_build(request: GoBuildRequest, toolchain: GoToolchain, subsyst
     inputs = await Get(Digest, DigestSubset(module.snapshot.digest, PathGlobs([*analysis.closure_files(main), *extra])))
 
     goflags = " ".join(filter(None, [subsystem.goflags, "-mod=vendor" if module.has_vendor else "-mod=readonly"]))
+    verified = await Get(VerifiedGoCache)
     process = GoProcess.create(
         build_argv(spec, platform, spec.main_dir, module.dir),
         f"go build {spec.address} for {platform}",
@@ -135,6 +137,7 @@ async def plan_go_build(request: GoBuildRequest, toolchain: GoToolchain, subsyst
         working_dir=module.dir,
         module_cache=module_cache.digest,
         output_files=(module.path(f"{OUT_DIR}/{spec.name}"),),
+        cacheprog=verified.cacheprog,
         level=LogLevel.INFO,
     )
     return GoBuildPlan(process, module.path(OUT_DIR))

@@ -22,16 +22,24 @@ from kocache_plugin.go.toolchain import GoToolchain
 
 WRAPPER_PATH = "__kocache/go.sh"
 MODCACHE_DIR = "__gomodcache"
-BUILD_CACHE_DIR = "__kocache/gocache"
+CACHE_DIR = "__kocache/cache"  # where the chosen named cache appears in the sandbox
+CACHEPROG_PATH = "__kocache/gocacheprog"
+GO_CACHE = BUILD_CACHE_NAME  # builds of the repo's binaries (KOCACHE can move it)
+TOOLS_CACHE = "kocache_go_tools"  # builds of the plugin's own tools
 
-# The build cache is an accelerator only: Go keys it by content (with -trimpath, not by directory),
-# it is not part of any Process's identity, and remote workers simply start with it empty.
+# The build cache is an accelerator only: Go keys it by content (with -trimpath, not by directory), it is
+# not part of any Process's identity, and remote workers simply start with it empty. When the verifying
+# cache program is present, the named cache is its store: every entry is re-hashed before Go may use it,
+# so a corrupted entry is rebuilt, never served. Go still wants a GOCACHE; that one is per sandbox.
 _WRAPPER = """\
 set -eu
 sandbox="$(/bin/pwd)"
 export GOROOT="$KOCACHE_GOROOT"
 export GOPATH="$sandbox/__kocache/gopath" HOME="$sandbox/__kocache/home" TMPDIR="$sandbox/__kocache/tmp"
-export GOMODCACHE="$sandbox/__gomodcache" GOCACHE="$sandbox/__kocache/gocache"
+export GOMODCACHE="$sandbox/__gomodcache" GOCACHE="$sandbox/__kocache/cache"
+if [ -x "$sandbox/__kocache/gocacheprog" ]; then
+  export GOCACHEPROG="$sandbox/__kocache/gocacheprog $sandbox/__kocache/cache" GOCACHE="$sandbox/__kocache/gocache-local"
+fi
 /bin/mkdir -p "$GOPATH" "$HOME" "$TMPDIR" "$GOCACHE"
 [ -e "$GOMODCACHE" ] || /bin/mkdir -p "$GOMODCACHE"
 cd "./$KOCACHE_WORKDIR"
@@ -52,7 +60,8 @@ class GoProcess:
     module_cache: Optional[Digest] = None
     output_files: Tuple[str, ...] = ()
     output_directories: Tuple[str, ...] = ()
-    use_build_cache: bool = True
+    build_cache: Optional[str] = GO_CACHE  # a named cache, or None for none
+    cacheprog: Optional[Digest] = None  # the verifying cache program (see go/cacheprog_tool.py)
     level: LogLevel = LogLevel.DEBUG
 
     @classmethod
@@ -79,7 +88,8 @@ async def go_process(
     wrapper: GoWrapperScript,
     build_cache: GoBuildCacheLocation,  # placed (KOCACHE) before any build uses it
 ) -> Process:
-    input_digest = await Get(Digest, MergeDigests([wrapper.digest, request.input_digest]))
+    extra = [request.cacheprog] if request.cacheprog is not None and request.build_cache else []
+    input_digest = await Get(Digest, MergeDigests([wrapper.digest, request.input_digest, *extra]))
     env = {
         # Defaults that keep `go` from reaching outside the sandbox; callers may override some.
         "GOTOOLCHAIN": "local",
@@ -103,7 +113,7 @@ async def go_process(
         env=env,
         output_files=request.output_files,
         output_directories=request.output_directories,
-        append_only_caches={BUILD_CACHE_NAME: BUILD_CACHE_DIR} if request.use_build_cache else None,
+        append_only_caches={request.build_cache: CACHE_DIR} if request.build_cache else None,
         level=request.level,
         cache_scope=ProcessCacheScope.SUCCESSFUL,
     )

@@ -132,7 +132,7 @@ async def download_go_modules(module: GoModule, subsystem: KoGoSubsystem) -> GoM
             input_digest=manifest,
             working_dir=module.dir,
             output_directories=(MODCACHE_DIR,),
-            use_build_cache=False,
+            build_cache=None,
         ),
     )
     if result.exit_code != 0:

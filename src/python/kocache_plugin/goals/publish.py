@@ -1,8 +1,8 @@
 """`pants publish` for ko_image: push every packaged image to its repository. Thin: the work is in image/push.py.
 
-Pants' publish goal packages first, then runs the InteractiveProcess each target's rule returns, one after
-the other. Naming and validation happen here, before any of them runs, so a bad repository or tag stops
-the goal before anything reaches a registry.
+Pants' publish goal packages every target first, then asks each for its processes, then runs them one after
+the other. Naming and validation happen while the processes are asked for, so a bad repository or tag (or a
+target that does not build) stops the goal before anything reaches a registry.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from kocache_plugin.image.layer_tool import TOOL_PATH, LayerTool
+from kocache_plugin.image.layer_tool import LayerTool
 from kocache_plugin.oci.descriptor import Descriptor
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
@@ -80,7 +80,7 @@ async def make_layer(request: LayerRequest, tool: LayerTool, kocache: KocacheSub
     result = await Get(
         FallibleProcessResult,
         Process(
-            argv=(f"./{TOOL_PATH}", "-spec", _SPEC, "-out", _OUT),
+            argv=(f"./{tool.path}", "-spec", _SPEC, "-out", _OUT),
             description=f"Make {request.what} of {request.owner}",
             input_digest=inputs,
             output_directories=(_OUT,),

@@ -32,7 +32,7 @@ async def image_sbom_document(request: ImageSbomRequest, kocache: KocacheSubsyst
                 ["version", "-m", binary.name],
                 f"Read the build information of {binary.address} ({binary.platform})",
                 input_digest=binary.digest,
-                use_build_cache=False,
+                build_cache=None,
             ),
         )
         for binary in request.image.binaries

@@ -25,6 +25,7 @@ from kocache_plugin.oci.layout import REF_NAME_ANNOTATION, LayoutError, read_lay
 from kocache_plugin.oci.manifest import parse_manifest
 from kocache_plugin.oci.media_types import is_index, is_manifest
 from kocache_plugin.oci.registry.client import MOUNTED, PRESENT, UPLOADED, RegistryClient
+from kocache_plugin.oci.registry.errors import AuthenticationFailed
 from kocache_plugin.oci.registry.reference import InvalidReference, Reference, registry_api_host
 
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
@@ -100,12 +101,13 @@ class _Planner:
     def _mount_sources(self, manifest: dict) -> Tuple[str, ...]:
         """The base image's repository, when it lives on the registry we push to."""
         base = (manifest.get("annotations") or {}).get(BASE_NAME_ANNOTATION)
-        if not isinstance(base, str):
-            return ()
+        first, slash, _ = base.partition("/") if isinstance(base, str) else ("", "", "")
+        if not (slash and ("." in first or ":" in first or first == "localhost")):
+            return ()  # scratch, a layout or another target (its address): nothing to mount from
         try:
             ref = Reference.parse(base)
         except InvalidReference:
-            return ()  # a layout or target base: nothing to mount from
+            return ()
         same = registry_api_host(ref.registry) == registry_api_host(self.registry)
         return (ref.repository,) if same and ref.repository != self.repository else ()
 
@@ -171,7 +173,13 @@ def _push_blobs(client: RegistryClient, repository: str, blobs: Sequence[BlobToP
 
     def push(blob: BlobToPush) -> str:
         d = blob.descriptor
-        return client.upload_blob(repository, d.digest, d.size, blob.path, mount_from=blob.mount_from)
+        try:
+            return client.upload_blob(repository, d.digest, d.size, blob.path, mount_from=blob.mount_from)
+        except AuthenticationFailed:
+            if not blob.mount_from:
+                raise
+            # A mount also needs pull access to the base's repository; without it, upload instead.
+            return client.upload_blob(repository, d.digest, d.size, blob.path)
 
     if not blobs:
         return []

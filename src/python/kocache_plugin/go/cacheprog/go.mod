@@ -1,0 +1,3 @@
+module kocache.dev/cacheprog
+
+go 1.24

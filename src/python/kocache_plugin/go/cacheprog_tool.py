@@ -1,0 +1,36 @@
+"""The verifying Go cache program (`cacheprog/`), for toolchains that support GOCACHEPROG (Go >= 1.24).
+
+Go trusts its build cache's contents; this program re-hashes every cached output before Go may use it, so
+a bit-flipped or truncated entry is rebuilt instead of linked into a binary. Older toolchains use Go's own
+cache (and lose that check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from pants.engine.fs import Digest
+from pants.engine.rules import Get, collect_rules, rule
+
+from kocache_plugin.go.go_process import CACHEPROG_PATH
+from kocache_plugin.go.plugin_tools import PluginTool, PluginToolRequest
+from kocache_plugin.go.toolchain import GoToolchain, parse_go_version
+
+
+@dataclass(frozen=True)
+class VerifiedGoCache:
+    cacheprog: Optional[Digest]  # holds CACHEPROG_PATH; None when the toolchain is too old
+
+
+@rule
+async def verified_go_cache(toolchain: GoToolchain) -> VerifiedGoCache:
+    if parse_go_version(toolchain.version) < (1, 24):
+        return VerifiedGoCache(None)
+    tool = await Get(PluginTool, PluginToolRequest("go/cacheprog", "gocacheprog"))
+    assert tool.path == CACHEPROG_PATH
+    return VerifiedGoCache(tool.digest)
+
+
+def rules():
+    return collect_rules()
