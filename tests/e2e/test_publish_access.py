@@ -184,7 +184,7 @@ def test_tls_with_a_private_ca(repo: PantsRepo, registry_factory, test_pki, tmp_
     assert untrusted.returncode != 0
     assert f"kocache-push: {TARGET}: cannot publish to {reg.host}/tls/hello: TLS certificate of {reg.host} is not trusted" in untrusted.stderr
 
-    result = publish(repo, f"{reg.host}/tls", config, f"--ko-publish-ca-certs={test_pki.ca_cert}")
+    result = publish(repo, f"{reg.host}/tls", config, f"--kocache-registry-ca-certs={test_pki.ca_cert}")
     digest = pushed_digest(result, f"{reg.host}/tls/hello")
     cert_dir = tmp_path / "certs"
     cert_dir.mkdir()

@@ -24,7 +24,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from kocache_plugin.go.modules import GoModule, GoModuleRequest
 from kocache_plugin.image.assemble import BuiltImage, ImageRequest
 from kocache_plugin.image.image_spec import KoImageSpec
-from kocache_plugin.image.registry_tool import _SOURCES, RegistryTool
+from kocache_plugin.image.registry_tool import SOURCES_DIR, RegistryTool
 from kocache_plugin.oci.registry.reference import DOCKER_HUB, InvalidReference, Reference
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 from kocache_plugin.subsystems.publish import KoPublishSubsystem, RepositoryNaming
@@ -177,11 +177,11 @@ async def image_push_process(
         f"--request-timeout={publish.request_timeout}",
         f"--retry-timeout={publish.retry_timeout}",
     ]
-    if publish.ca_certs:
-        argv.append(f"--ca-file={os.path.join(build_root.path, publish.ca_certs)}")
+    if kocache.registry_ca_certs:
+        argv.append(f"--ca-file={os.path.join(build_root.path, kocache.registry_ca_certs)}")
     return InteractiveProcess(
         argv=argv,
-        env={**env, "PYTHONPATH": _SOURCES, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**env, "PYTHONPATH": SOURCES_DIR, "PYTHONDONTWRITEBYTECODE": "1"},
         input_digest=input_digest,
     )
 

@@ -7,10 +7,12 @@ Resolving a tag is not pure, so it never caches (it is what the base lock is for
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
+from pants.base.build_root import BuildRoot
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent
@@ -21,7 +23,7 @@ from pants.util.logging import LogLevel
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
 _PLUGIN_ROOT = Path(__file__).resolve().parents[1]  # .../kocache_plugin
-_SOURCES = "__kocache_py"
+SOURCES_DIR = "__kocache_py"
 
 
 class RegistryToolError(Exception):
@@ -31,7 +33,7 @@ class RegistryToolError(Exception):
 @dataclass(frozen=True)
 class RegistryTool:
     python: str
-    sources: Digest  # kocache_plugin/oci/** under _SOURCES
+    sources: Digest  # kocache_plugin/oci/** under SOURCES_DIR
 
 
 @dataclass(frozen=True)
@@ -60,22 +62,26 @@ async def find_registry_tool() -> RegistryTool:
     sources = await Get(
         Digest,
         CreateDigest(
-            [FileContent(f"{_SOURCES}/kocache_plugin/{p.relative_to(_PLUGIN_ROOT)}", p.read_bytes()) for p in files]
+            [FileContent(f"{SOURCES_DIR}/kocache_plugin/{p.relative_to(_PLUGIN_ROOT)}", p.read_bytes()) for p in files]
         ),
     )
     return RegistryTool(pythons.first_path.path, sources)
 
 
 @rule
-async def registry_process(request: RegistryProcess, tool: RegistryTool, kocache: KocacheSubsystem) -> Process:
+async def registry_process(
+    request: RegistryProcess, tool: RegistryTool, kocache: KocacheSubsystem, build_root: BuildRoot
+) -> Process:
     # Where credentials live (never the credentials themselves) and PATH for docker-credential-* helpers.
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(["DOCKER_CONFIG", "HOME", "PATH"]))
     insecure = [arg for registry in kocache.insecure_registries for arg in ("--insecure", registry)]
+    if kocache.registry_ca_certs:
+        insecure += ["--ca-file", os.path.join(build_root.path, kocache.registry_ca_certs)]
     return Process(
         argv=(tool.python, "-m", "kocache_plugin.oci.registry.fetch_cli", *request.args[:1], *insecure, *request.args[1:]),
         description=request.description,
         input_digest=tool.sources,
-        env={"PYTHONPATH": _SOURCES, "PYTHONDONTWRITEBYTECODE": "1", **env},
+        env={"PYTHONPATH": SOURCES_DIR, "PYTHONDONTWRITEBYTECODE": "1", **env},
         output_directories=request.output_directories,
         cache_scope=ProcessCacheScope.SUCCESSFUL if request.cacheable else ProcessCacheScope.PER_SESSION,
         level=LogLevel.DEBUG,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pants.option.option_types import BoolOption, IntOption, StrListOption, StrOption
+from pants.option.option_types import BoolOption, FileOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
@@ -75,6 +75,15 @@ class KocacheSubsystem(Subsystem):
             Directory for Go's build cache (an accelerator only: no output depends on it). Default:
             `$KOCACHE/go-build` when ko's KOCACHE is set, else Pants' named cache
             `kocache_go_build` under `[GLOBAL].named_caches_dir`. The location never enters a cache key.
+            """
+        ),
+    )
+    registry_ca_certs = FileOption(
+        default=None,
+        help=softwrap(
+            """
+            A PEM bundle of CA certificates trusted for registries (base image reads and publish), on
+            top of the system's: for a registry whose certificate a private CA signed.
             """
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pants.option.option_types import EnumOption, FileOption, FloatOption, StrListOption, StrOption
+from pants.option.option_types import EnumOption, FloatOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
@@ -42,15 +42,6 @@ class KoPublishSubsystem(Subsystem):
             `registry/repository@sha256:...` per repository published to, the digest last pushed there.
             Publishing some targets updates their lines and keeps the others. Default:
             `image-refs.txt` in Pants' dist directory.
-            """
-        ),
-    )
-    ca_certs = FileOption(
-        default=None,
-        help=softwrap(
-            """
-            A PEM bundle of CA certificates trusted for registries, on top of the system's (for a
-            registry whose certificate a private CA signed). Relative to the build root.
             """
         ),
     )

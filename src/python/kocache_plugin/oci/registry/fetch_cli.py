@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List
 
 from kocache_plugin.oci import media_types
 from kocache_plugin.oci.canonical_json import canonical_json
@@ -30,8 +29,8 @@ from kocache_plugin.oci.registry.reference import Reference
 LAYOUT_TAG = "base"
 
 
-def _client(ref: Reference, insecure: List[str]) -> RegistryClient:
-    return RegistryClient(ref.registry, insecure=ref.registry in insecure)
+def _client(ref: Reference, args) -> RegistryClient:
+    return RegistryClient(ref.registry, insecure=ref.registry in args.insecure, ca_file=args.ca_file)
 
 
 def _write(out: Path, digest: str, data: bytes) -> None:
@@ -42,7 +41,7 @@ def _write(out: Path, digest: str, data: bytes) -> None:
 
 def resolve(args) -> None:
     ref = Reference.parse(args.ref)
-    client = _client(ref, args.insecure)
+    client = _client(ref, args)
     platforms = {}
     root = None
     for p in args.platform:
@@ -59,7 +58,7 @@ def metadata(args) -> None:
     ref = Reference.parse(args.ref)
     if not ref.digest:
         raise SystemExit(f"kocache-fetch: {args.ref} has no digest; metadata is fetched by digest only")
-    client = _client(ref, args.insecure)
+    client = _client(ref, args)
     out = Path(args.out)
     data, media_type, digest = client.get_manifest(ref.repository, ref.digest)
     _write(out, digest, data)
@@ -83,7 +82,7 @@ def blob(args) -> None:
     ref = Reference.parse(args.ref)
     out = Path(args.out) / blob_path(ref.digest)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _client(ref, args.insecure).get_blob(ref.repository, ref.digest, out, size=args.size)
+    _client(ref, args).get_blob(ref.repository, ref.digest, out, size=args.size)
 
 
 def main(argv=None) -> int:
@@ -93,6 +92,7 @@ def main(argv=None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--ref", required=True)
         p.add_argument("--insecure", action="append", default=[], help="registries reached over plain http")
+        p.add_argument("--ca-file", help="PEM bundle of extra CAs to trust")
         if name != "blob":
             p.add_argument("--platform", action="append", default=[])
         if name != "resolve":
