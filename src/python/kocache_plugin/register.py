@@ -11,6 +11,7 @@ from kocache_plugin.go import (
     go_process,
     modules,
     plugin_tools,
+    std_prebuild,
     toolchain,
 )
 from kocache_plugin.cache import build_records
@@ -25,6 +26,7 @@ def rules():
         *build_cache.rules(),
         *plugin_tools.rules(),
         *cacheprog_tool.rules(),
+        *std_prebuild.rules(),
         *modules.rules(),
         *analysis.rules(),
         *binary_spec.rules(),

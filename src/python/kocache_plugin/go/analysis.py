@@ -56,6 +56,7 @@ class GoPackage:
     deps: Tuple[str, ...]  # import paths of the whole closure
     error: str  # the package's own error or its dependencies', "" if none
     in_repo: bool
+    standard: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,17 @@ class GoModuleAnalysis:
             if pkg.in_repo and pkg.dir == directory:
                 return pkg
         return None
+
+    def std_roots(self) -> Tuple[str, ...]:
+        """The importable standard packages the module's packages depend on (building them builds the rest)."""
+        roots = set()
+        for pkg in self.packages.values():
+            if pkg.in_repo:
+                for dep in pkg.deps:
+                    info = self.packages.get(dep)
+                    if info is not None and info.standard and "internal" not in dep.split("/") and not dep.startswith(("vendor/", "cmd/")):
+                        roots.add(dep)
+        return tuple(sorted(roots))
 
     def closure_files(self, main: GoPackage) -> Tuple[str, ...]:
         files = set(main.files)
@@ -137,6 +149,7 @@ def parse_go_list(stdout: str, module_dir: str) -> FrozenDict:
             deps=tuple(raw.get("Deps") or ()),
             error=_error_text(raw),
             in_repo=in_repo,
+            standard=bool(raw.get("Standard")),
         )
     return FrozenDict(packages)
 

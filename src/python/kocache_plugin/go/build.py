@@ -20,6 +20,7 @@ from kocache_plugin.go.analysis import BuildConfig, GoModuleAnalysis, GoModuleAn
 from kocache_plugin.go.binary_spec import GoBinarySpec
 from kocache_plugin.go.cacheprog_tool import VerifiedGoCache
 from kocache_plugin.go.go_process import GoProcess
+from kocache_plugin.go.std_prebuild import StdPrebuildRequest, StdPrebuilt
 from kocache_plugin.go.modules import GoModule, GoModuleCache, GoModuleRequest
 from kocache_plugin.go.toolchain import GoToolchain
 from kocache_plugin.oci.platform import Platform
@@ -92,6 +93,7 @@ class GoBuildPlan:
 
     process: GoProcess
     output_dir: str  # where the binary lands in the output digest
+    prebuild: StdPrebuildRequest  # warms Go's cache with the module's standard packages first
 
 
 @rule(desc="Plan a Go build", level=LogLevel.DEBUG)
@@ -140,12 +142,15 @@ async def plan_go_build(request: GoBuildRequest, toolchain: GoToolchain, subsyst
         cacheprog=verified.cacheprog,
         level=LogLevel.INFO,
     )
-    return GoBuildPlan(process, module.path(OUT_DIR))
+    env = FrozenDict({k: v for k, v in process.env.items() if k.startswith(("GO", "CGO_")) or k in ("CC", "PATH")})
+    prebuild = StdPrebuildRequest(analysis.std_roots(), env, config.tag_args(), verified.cacheprog)
+    return GoBuildPlan(process, module.path(OUT_DIR), prebuild)
 
 
 @rule(desc="Build a Go binary", level=LogLevel.DEBUG)
 async def build_go_binary(request: GoBuildRequest) -> BuiltGoBinary:
     plan = await Get(GoBuildPlan, GoBuildRequest, request)
+    await Get(StdPrebuilt, StdPrebuildRequest, plan.prebuild)
     result = await Get(FallibleProcessResult, GoProcess, plan.process)
     if result.exit_code != 0:
         raise GoBuildError(

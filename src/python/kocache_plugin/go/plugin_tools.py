@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.process import ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 
-from kocache_plugin.go.go_process import TOOLS_CACHE, GoProcess
+from kocache_plugin.go.go_process import GO_CACHE, TOOLS_CACHE, GoProcess
 from kocache_plugin.go.toolchain import GoToolchain
 
 _PLUGIN_ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,9 @@ _PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 class PluginToolRequest:
     source_dir: str  # relative to the plugin package, e.g. "image/layer_tool"
     name: str
+    # With the verifying cache program, the tool shares the builds' Go cache (and its standard library);
+    # without it (the cache program itself), it uses a cache of its own.
+    cacheprog: Optional[Digest] = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ async def build_plugin_tool(request: PluginToolRequest, toolchain: GoToolchain) 
             input_digest=source_digest,
             working_dir=build_dir,
             output_files=(path,),
-            build_cache=TOOLS_CACHE,
+            build_cache=GO_CACHE if request.cacheprog is not None else TOOLS_CACHE,
+            cacheprog=request.cacheprog,
         ),
     )
     return PluginTool(result.output_digest, path)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pants.engine.fs import Digest
 from pants.engine.rules import Get, collect_rules, rule
 
+from kocache_plugin.go.cacheprog_tool import VerifiedGoCache
 from kocache_plugin.go.plugin_tools import PluginTool, PluginToolRequest
 
 
@@ -19,7 +20,8 @@ class LayerTool:
 
 @rule
 async def layer_tool() -> LayerTool:
-    tool = await Get(PluginTool, PluginToolRequest("image/layer_tool", "layertool"))
+    verified = await Get(VerifiedGoCache)
+    tool = await Get(PluginTool, PluginToolRequest("image/layer_tool", "layertool", verified.cacheprog))
     return LayerTool(tool.digest, tool.path)
 
 
