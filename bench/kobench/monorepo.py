@@ -170,7 +170,7 @@ def _lib_source(name: str, deps: List[str], std: List[str]) -> str:
     return "\n".join(lines) + "".join("\n" + _STD_HELPERS[p] for p in std)
 
 
-_COMMON = f"""// Package common is imported by every service of the kobench synthetic monorepo.
+_COMMON = """// Package common is imported by every service of the kobench synthetic monorepo.
 package common
 
 import "strings"

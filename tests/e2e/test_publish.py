@@ -8,12 +8,10 @@ The module's runs share one pantsd (a warm run takes seconds); it is stopped at 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator
 
 import pytest
 
@@ -26,22 +24,6 @@ pytestmark = pytest.mark.e2e
 
 IMAGES = {"hello": "examples.cmd.hello/image", "server": "examples.cmd.server/image", "wordcount": "examples.cmd.wordcount/image"}
 
-
-def stop_pantsd(repo: PantsRepo) -> None:
-    """End the pantsd that this module's runs started, by its pid."""
-    for pid_file in repo.root.glob(".pids/*/pantsd/pid"):
-        pid = int(pid_file.read_text().strip() or 0)
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            continue
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +41,7 @@ def repo(tmp_path_factory) -> Iterator[PantsRepo]:
     try:
         yield repo
     finally:
-        stop_pantsd(repo)
+        repo.stop_pantsd()
 
 
 def publish(repo: PantsRepo, prefix: str, *options: str, check: bool = True) -> PantsResult:

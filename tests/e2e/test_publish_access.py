@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import time
@@ -30,22 +29,6 @@ TARGET = "app/cmd/hello:img"
 ALICE_PW = "Alice-Pa55word-never-print-me"
 REFS = ["latest", "v1"]
 
-
-def stop_pantsd(repo: PantsRepo) -> None:
-    """End the pantsd that this module's runs started, by its pid."""
-    for pid_file in repo.root.glob(".pids/*/pantsd/pid"):
-        pid = int(pid_file.read_text().strip() or 0)
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            continue
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +48,7 @@ def repo(tmp_path_factory, registry) -> Iterator[PantsRepo]:
     try:
         yield repo
     finally:
-        stop_pantsd(repo)
+        repo.stop_pantsd()
 
 
 def docker_config(directory: Path, doc: dict) -> Path:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
@@ -63,7 +62,7 @@ def test_vendored_module_needs_no_proxy(rule_runner: RuleRunner, proxy: Path, tm
     files = _module_files(tmp_path, proxy)
     scratch = tmp_path / "scratch" / "mod"
     (scratch / "go.sum").write_text(files["app/go.sum"])
-    env = {"PATH": __import__("os").environ["PATH"], "HOME": str(tmp_path), "GOPROXY": f"file://{proxy}", "GOSUMDB": "off",
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GOPROXY": f"file://{proxy}", "GOSUMDB": "off",
            "GOMODCACHE": str(tmp_path / "scratch/modcache"), "GOFLAGS": "-modcacherw", "GOTOOLCHAIN": "local",
            "GOCACHE": str(tmp_path / "gocache")}
     subprocess.run(["go", "mod", "vendor"], cwd=scratch, env=env, check=True, capture_output=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -84,6 +86,22 @@ class PantsRepo:
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
         return result
+
+    def stop_pantsd(self) -> None:
+        """End the pantsd that runs with `pantsd=True` started in this checkout, by its pid."""
+        for pid_file in self.root.glob(".pids/*/pantsd/pid"):
+            pid = int(pid_file.read_text().strip() or 0)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                continue
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
 
     def layouts(self) -> Dict[str, Path]:
         """dist/<path> → layout directory, for every OCI layout written."""

@@ -1,12 +1,18 @@
 """A real REAPI remote cache on loopback for tests, plus servers that misbehave in the ways a cache can.
 
     with BuildGridServer(tmp_path) as cache:           # BuildGrid: CAS + ByteStream + ActionCache
-        repo.run("package", "::", extra_options=cache.pants_options(write=True))
-        cache.action_cache_writes()                    # UpdateActionResult calls seen in its log
+        repo.run("-ldebug", "--stats-log", "package", "::", extra_options=cache.pants_options(write=True))
+        cache.cas_blobs()                              # sha256 hex -> file of its disk CAS
 
     with RefusingPort() as port: ...                   # a bound, never-listening port: connect() is refused
     with SilentServer() as server: ...                 # accepts connections, never answers a byte
-    with GarbageServer() as server: ...                # accepts, answers random bytes (not HTTP/2), hangs up
+    with GarbageServer() as server: ...                # accepts, answers bytes that are not HTTP/2, hangs up
+    remote_cache_options(server.address, read=True, write=True, rpc_timeout_millis=1000)
+
+Reading a run: started / canceled / ran_to_completion / remote_hits (descriptions from Pants' log; the layer
+steps log at DEBUG, so run with -ldebug), steps() to compare runs, remote_cache_warnings(). Checking outputs:
+image_digests(repo) (manifest digests per image) and bad_blobs(repo) (blobs whose bytes do not hash to their
+name: a damaged image whose digests still look right).
 
 bazel-remote would be the lighter server, but the Go module proxy refuses to serve its module here (403), so
 the cache is BuildGrid from PyPI. BuildGrid needs Python >= 3.11 and Pants' own venv is 3.9: BuildGrid gets its
@@ -266,7 +272,7 @@ OUR_STEPS = (
     "go build ",
     "Make the ",  # "Make the binary layer ..." / "Make the data layer ..."
     "List Go packages",
-    "Build the kocache layer tool",
+    "Build the kocache ",  # the layer tool (and any other tool the plugin builds from Go source)
     "Download Go modules",
     "Read the build information",
 )
@@ -303,6 +309,12 @@ def ran_to_completion(stderr: str, prefixes: Sequence[str] = OUR_STEPS) -> List[
 def remote_hits(stderr: str, prefixes: Sequence[str] = OUR_STEPS) -> List[str]:
     """Descriptions whose result came from the remote cache (DEBUG `remote cache hit for: "<description>"`)."""
     return [d for d in re.findall(r'remote cache hit for: "([^"]*)"', stderr) if _ours(d, prefixes)]
+
+
+def steps(descriptions: Sequence[str]) -> List[str]:
+    """Sorted descriptions with a layer's owner left out, to compare runs: two images that share a binary need
+    one layer, keyed by content, and the description names whichever image asked first."""
+    return sorted(re.sub(r"^(Make the .*) of \S+$", r"\1", d) for d in descriptions)
 
 
 def remote_cache_warnings(stderr: str) -> List[str]:

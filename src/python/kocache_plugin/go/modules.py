@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs, Paths, RemovePrefix, Snapshot
-from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 
 from kocache_plugin.go.go_process import MODCACHE_DIR, GoProcess
