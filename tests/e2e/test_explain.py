@@ -30,4 +30,4 @@ def test_explain_names_the_changed_component(tmp_path) -> None:
     out = repo.run("ko-explain", "m/app:img").stdout
     assert out.count("since last package: changed (go build runs again):") == 2
     assert out.count("input changed: m/lib/lib.go") == 2
-    assert "argv: [" in out and "'-ldflags=-s'" in out
+    assert "argv: [" in out and "'-ldflags=-buildid= -s'" in out

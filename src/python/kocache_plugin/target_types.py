@@ -63,7 +63,9 @@ class KoLdflagsField(StringSequenceField):
         Templates: `{{.Target}}` (this target's address), `{{.Platform}}` (e.g. linux/arm64),
         `{{.Env.NAME}}` (the variable NAME of Pants' environment), `{{.Git.Commit}}` and
         `{{.Git.Describe}}` (`git describe --tags --always --dirty`; git runs at most once per Pants
-        run, and only when a template asks). Rendered values are part of the build's key.
+        run, and only when a template asks). Rendered values are part of the build's key. `-buildid=`
+        always comes first (an empty Go build ID, so that a comment-only edit leaves the binary
+        byte-identical); a later `-buildid=...` of yours wins.
         """
     )
 

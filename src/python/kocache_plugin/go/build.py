@@ -65,8 +65,9 @@ def build_argv(spec: GoBinarySpec, platform: Platform, main_dir: str, module_dir
         args.append(f"-tags={','.join(spec.tags)}")
     if spec.gcflags:
         args.append(f"-gcflags={' '.join(spec.gcflags)}")
-    if spec.ldflags:
-        args.append(f"-ldflags={' '.join(spec.render_ldflags(platform))}")
+    # An empty Go build ID: it hashes the sources (comments included), so without this a comment-only edit
+    # of a main package would change the binary, and with it every layer and image above it.
+    args.append(f"-ldflags={' '.join(('-buildid=', *spec.render_ldflags(platform)))}")
     args.extend(spec.flags)
     args.append("./" + rel_main if rel_main != "." else ".")
     return tuple(args)
