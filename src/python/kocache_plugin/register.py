@@ -16,7 +16,7 @@ from kocache_plugin.go import (
 )
 from kocache_plugin.cache import build_records
 from kocache_plugin.goals import explain, lock_bases, package, publish
-from kocache_plugin.image import archive, assemble, base, base_lock, image_spec, layer_tool, layers, push, registry_tool, sbom
+from kocache_plugin.image import archive, assemble, base, base_lock, data_layer_spec, image_spec, layer_tool, layers, push, registry_tool, sbom
 
 
 def rules():
@@ -35,6 +35,7 @@ def rules():
         *layer_tool.rules(),
         *layers.rules(),
         *image_spec.rules(),
+        *data_layer_spec.rules(),
         *base.rules(),
         *base_lock.rules(),
         *registry_tool.rules(),

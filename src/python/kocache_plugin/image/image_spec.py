@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
-from pants.base.build_root import BuildRoot
-from pants.engine.fs import Digest, DigestSubset, PathGlobs
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import HydratedSources, HydrateSourcesRequest, Targets
+from pants.engine.target import Targets
 from pants.util.frozendict import FrozenDict
 
 from kocache_plugin.go.binary_spec import GoBinarySpec, GoBinarySpecRequest, parse_platforms
+from kocache_plugin.image.data_layer_spec import DataLayerSpec, DataLayerSpecRequest
 from kocache_plugin.oci.platform import Platform
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 from kocache_plugin.target_types import (
@@ -32,27 +30,12 @@ from kocache_plugin.target_types import (
     KoImageTagsField,
     KoImageUserField,
     KoImageWorkdirField,
-    KoLayerPathField,
-    KoLayerSourcesField,
-    KoLayerStripPrefixField,
     KoPlatformsField,
 )
 
 
 class KoImageError(Exception):
     """A ko_image whose fields are wrong (the message names the target)."""
-
-
-@dataclass(frozen=True)
-class DataLayerSpec:
-    """A ko_layer: files under `src_dir` (repo-relative) go to `dest` in the image."""
-
-    address: Address
-    sources: Digest
-    src_dir: str
-    dest: str
-    files: Tuple[str, ...]  # image paths of the layer's files (absolute)
-    symlinks: Tuple[Tuple[str, str], ...] = ()  # (image path, target): in-tree links, kept as links
 
 
 @dataclass(frozen=True)
@@ -106,32 +89,8 @@ async def _base(value: str, owner: Address) -> Tuple[str, str, Optional[Address]
     return "registry", value, None
 
 
-def _symlinks(build_root: str, src_dir: str, owner: Address) -> Tuple[Tuple[str, str], ...]:
-    """Symlinks under a ko_layer's directory, as (path relative to it, target); escaping ones are errors.
-
-    Pants 2.17 snapshots follow symlinks (and silently drop broken ones), so this reads the links themselves.
-    """
-    root = os.path.join(build_root, src_dir)
-    links = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                continue
-            rel = os.path.relpath(full, root)
-            target = os.readlink(full)
-            resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target))
-            if os.path.isabs(target) or resolved == ".." or resolved.startswith("../"):
-                raise KoImageError(
-                    f"{owner}: {src_dir}/{rel} is a symlink to {target!r}, which leaves the layer's directory "
-                    f"{src_dir}; a ko_layer keeps only symlinks that stay inside it."
-                )
-            links.append((rel, target))
-    return tuple(sorted(links))
-
-
 @rule
-async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSubsystem, build_root: BuildRoot) -> KoImageSpec:
+async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSubsystem) -> KoImageSpec:
     targets = await Get(Targets, Addresses([request.address]))
     tgt = targets[0]
     address = tgt.address
@@ -151,47 +110,7 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
             )
         names[b.name] = b.address
 
-    layer_targets = await Get(Targets, Addresses(layer_addrs))
-    layers = []
-    for lt in layer_targets:
-        if not lt.has_field(KoLayerPathField):
-            raise KoImageError(f"{owner}: `{lt.address}` in `layers` is a `{lt.alias}` target, not a `ko_layer`.")
-    hydrated = await MultiGet(Get(HydratedSources, HydrateSourcesRequest(lt[KoLayerSourcesField])) for lt in layer_targets)
-    for lt, sources in zip(layer_targets, hydrated):
-        src_dir = os.path.normpath(os.path.join(lt.address.spec_path, lt[KoLayerStripPrefixField].value or "."))
-        outside = [f for f in sources.snapshot.files if not f.startswith(src_dir + "/")]
-        if outside:
-            raise KoImageError(
-                f"{lt.address}: {outside[0]} is not under `strip_prefix` ({src_dir}); "
-                "every file of a ko_layer must be inside that directory."
-            )
-        globs = lt[KoLayerSourcesField].globs
-        missing = [g for g in globs if not any(c in g for c in "*?[!") and os.path.join(lt.address.spec_path, g) not in sources.snapshot.files]
-        if missing or not sources.snapshot.files:
-            raise KoImageError(
-                f"{lt.address}: the ko_layer's `sources` name files that do not exist: {', '.join(missing)}."
-                if missing else f"{lt.address}: the ko_layer has no files (its `sources` {list(globs)} matched nothing)."
-            )
-        dest = lt[KoLayerPathField].value
-        if not dest.startswith("/"):
-            raise KoImageError(f"{lt.address}: `path` must be absolute, got {dest!r}.")
-        links = _symlinks(build_root.path, src_dir, lt.address)
-        digest = sources.snapshot.digest
-        if links:
-            # Pants follows symlinks when it snapshots files; keep them as links in the layer instead.
-            excluded = [g for rel, _ in links for g in (f"!{src_dir}/{rel}", f"!{src_dir}/{rel}/**")]
-            digest = await Get(Digest, DigestSubset(digest, PathGlobs(["**", *excluded])))
-        linked = {f"{src_dir}/{rel}" for rel, _ in links}
-        files = tuple(
-            os.path.join(dest, os.path.relpath(f, src_dir))
-            for f in sources.snapshot.files
-            if f not in linked and not any(f.startswith(p + "/") for p in linked)
-        )
-        layers.append(
-            DataLayerSpec(
-                lt.address, digest, src_dir, dest, files, tuple((os.path.join(dest, rel), target) for rel, target in links)
-            )
-        )
+    layers = await MultiGet(Get(DataLayerSpec, DataLayerSpecRequest(a, owner)) for a in layer_addrs)
 
     base_kind, base_ref, base_target = await _base(tgt[KoImageBaseField].value, address)
 
@@ -208,7 +127,7 @@ async def resolve_ko_image_spec(request: KoImageSpecRequest, kocache: KocacheSub
     return KoImageSpec(
         address=address,
         binaries=tuple(binaries),
-        layers=tuple(layers),
+        layers=layers,
         base_kind=base_kind,
         base_ref=base_ref,
         base_target=base_target,
