@@ -267,9 +267,11 @@ def remote_cache_options(
 
 # -- reading what Pants did --------------------------------------------------------------------------
 
-# Descriptions of the plugin's cacheable steps (Processes whose identity is the cache key).
+# Descriptions of the plugin's cacheable steps (Processes whose identity is the cache key). Keep it complete:
+# the remote cache tests compare Pants' counters with the steps found here.
 OUR_STEPS = (
     "go build ",
+    "Compile ",  # "Compile N standard packages for <os>/<arch>": warms Go's cache before parallel builds
     "Make the ",  # "Make the binary layer ..." / "Make the data layer ..."
     "List Go packages",
     "Build the kocache ",  # the layer tool (and any other tool the plugin builds from Go source)

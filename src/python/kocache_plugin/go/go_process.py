@@ -19,6 +19,7 @@ from pants.util.logging import LogLevel
 
 from kocache_plugin.go.build_cache import BUILD_CACHE_NAME, GoBuildCacheLocation
 from kocache_plugin.go.toolchain import GoToolchain
+from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
 WRAPPER_PATH = "__kocache/go.sh"
 MODCACHE_DIR = "__gomodcache"
@@ -87,6 +88,7 @@ async def go_process(
     bash: BashBinary,
     wrapper: GoWrapperScript,
     build_cache: GoBuildCacheLocation,  # placed (KOCACHE) before any build uses it
+    kocache: KocacheSubsystem,
 ) -> Process:
     extra = [request.cacheprog] if request.cacheprog is not None and request.build_cache else []
     input_digest = await Get(Digest, MergeDigests([wrapper.digest, request.input_digest, *extra]))
@@ -116,6 +118,7 @@ async def go_process(
         append_only_caches={request.build_cache: CACHE_DIR} if request.build_cache else None,
         level=request.level,
         cache_scope=ProcessCacheScope.SUCCESSFUL,
+        remote_cache_speculation_delay_millis=kocache.remote_cache_speculation_delay_millis,
     )
 
 

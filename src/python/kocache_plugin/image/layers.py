@@ -85,6 +85,7 @@ async def make_layer(request: LayerRequest, tool: LayerTool, kocache: KocacheSub
             input_digest=inputs,
             output_directories=(_OUT,),
             level=LogLevel.DEBUG,
+            remote_cache_speculation_delay_millis=kocache.remote_cache_speculation_delay_millis,
         ),
     )
     if result.exit_code != 0:

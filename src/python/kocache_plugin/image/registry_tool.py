@@ -84,6 +84,7 @@ async def registry_process(
         env={"PYTHONPATH": SOURCES_DIR, "PYTHONDONTWRITEBYTECODE": "1", **env},
         output_directories=request.output_directories,
         cache_scope=ProcessCacheScope.SUCCESSFUL if request.cacheable else ProcessCacheScope.PER_SESSION,
+        remote_cache_speculation_delay_millis=kocache.remote_cache_speculation_delay_millis if request.cacheable else 0,
         level=LogLevel.DEBUG,
     )
 

@@ -87,3 +87,14 @@ class KocacheSubsystem(Subsystem):
             """
         ),
     )
+    remote_cache_speculation_delay_millis = IntOption(
+        default=1000,
+        help=softwrap(
+            """
+            With a remote cache, how long a step waits for the cache to answer before it also starts
+            locally. Pants' default (0) starts every step at once and kills it when the hit arrives, so a
+            checkout with a warm remote cache still spawns each `go build`. Not part of any key.
+            """
+        ),
+        advanced=True,
+    )
