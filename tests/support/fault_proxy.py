@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, FrozenSet, List, Optional
 
+from tests.support.loopback_http import LoopbackHTTPServer
+
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
      "transfer-encoding", "upgrade"}
@@ -76,52 +78,29 @@ class ProxyRecord:
         return self.method in ("POST", "PATCH", "PUT") and bool(_UPLOAD_PATH.search(self.path))
 
 
-class FaultProxy:
+class FaultProxy(LoopbackHTTPServer):
     """See the module docstring."""
 
     def __init__(self, upstream: str, *, max_lifetime: float = 120.0, upstream_timeout: float = 30.0) -> None:
+        super().__init__(max_lifetime)
         self.upstream = upstream  # "host:port", plain http
-        self._max_lifetime = max_lifetime
         self._upstream_timeout = upstream_timeout
         self._lock = threading.Lock()
         self._faults: List[Fault] = []
         self.records: List[ProxyRecord] = []
         self._stopped = threading.Event()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._timer: Optional[threading.Timer] = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> "FaultProxy":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
+    def _handler_class(self):
+        return _make_handler(self)
+
+    def _configure(self, server: ThreadingHTTPServer) -> None:
         server.handle_error = lambda request, client_address: None  # resets are expected here
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-        self._timer = threading.Timer(self._max_lifetime, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
-        return self
 
     def stop(self) -> None:
         self._stopped.set()
-        server, self._server = self._server, None
-        if self._timer is not None:
-            self._timer.cancel()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> "FaultProxy":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "proxy not started"
-        return self._server.server_address[1]
+        super().stop()
 
     @property
     def host(self) -> str:

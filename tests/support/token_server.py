@@ -17,9 +17,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.loopback_http import LoopbackHTTPServer
 
 _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
@@ -63,7 +65,7 @@ class TokenServerConfig:
     lifetime: int = 300
 
 
-class TokenServer:
+class TokenServer(LoopbackHTTPServer):
     """Issue registry tokens on 127.0.0.1:<free port>; stops itself after `max_lifetime` seconds."""
 
     def __init__(
@@ -74,48 +76,18 @@ class TokenServer:
         *,
         max_lifetime: float = 300.0,
     ) -> None:
+        super().__init__(max_lifetime)
         self.config = config or TokenServerConfig()
         self._cert_der = cert_der
         self._n, self._d = rsa_key
-        self._max_lifetime = max_lifetime
         self._lock = threading.Lock()
         self.requests: List[TokenRequest] = []
         self.issued: List[str] = []
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
-        self._timer: Optional[threading.Timer] = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> "TokenServer":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
-        self._timer = threading.Timer(self._max_lifetime, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if self._timer is not None:
-            self._timer.cancel()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> "TokenServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "token server not started"
-        return self._server.server_address[1]
+    def _handler_class(self):
+        return _make_handler(self)
 
     @property
     def realm(self) -> str:
