@@ -146,3 +146,15 @@ def test_toolchain_version_enters_the_key(keyed: KeyedRepo) -> None:
     assert {re.match(r"go build (\S+) for", d).group(1) for d in result.executed("go build ")} == {"km/cmd/a:a", "km/cmd/b:b"}
     assert OTHER_GO_VERSION.startswith("go1.25")
     assert keyed.built(options=options) == set()
+
+
+def test_goroot_location_does_not_enter_the_key(keyed: KeyedRepo, tmp_path: Path) -> None:
+    """The same Go at another path (another machine's layout) hits: only the toolchain's identity is keyed."""
+    import subprocess
+
+    goroot = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    elsewhere = tmp_path / "opt" / "go"
+    elsewhere.parent.mkdir(parents=True)
+    if subprocess.run(["cp", "-al", goroot, str(elsewhere)], capture_output=True).returncode != 0:
+        shutil.copytree(goroot, elsewhere, symlinks=True)
+    assert keyed.built(options=[f"--kocache-go-search-paths=['{elsewhere}/bin']"]) == set()

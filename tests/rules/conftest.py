@@ -1,4 +1,4 @@
-"""A RuleRunner with the plugin's rules and the real `go` from PATH, sharing one Go build cache."""
+"""A RuleRunner with the plugin's rules and the real `go` from PATH (named caches: Pants' default place, shared)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from kocache_plugin.go.binary_spec import GoBinarySpec, GoBinarySpecRequest
 from kocache_plugin.go.build import BuiltGoBinary, GoBuildRequest
 from kocache_plugin.image.assemble import BuiltImage, ImageRequest
 from kocache_plugin.image.image_spec import KoImageSpec, KoImageSpecRequest
-from tests.support.pants_repo import shared_cache_dir
 
 GO_MOD = "module example.com/m\n\ngo 1.21\n"
 
@@ -26,7 +25,6 @@ def rule_runner() -> RuleRunner:
             QueryRule(BuiltImage, [ImageRequest]),
         ],
         target_types=register.target_types(),
-        bootstrap_args=[f"--named-caches-dir={shared_cache_dir('test-named-caches')}"],
     )
     runner.set_options([], env_inherit={"PATH"})
     return runner

@@ -17,7 +17,6 @@ from kocache_plugin import register
 from kocache_plugin.goals.package import KoImageFieldSet
 from tests.rules.conftest import GO_MOD
 from tests.support.oci_tools import skopeo_inspect
-from tests.support.pants_repo import shared_cache_dir
 
 MAIN = 'package main\n\nfunc main() {}\n'
 
@@ -27,7 +26,6 @@ def runner() -> RuleRunner:
     runner = RuleRunner(
         rules=[*register.rules(), QueryRule(BuiltPackage, [KoImageFieldSet])],
         target_types=register.target_types(),
-        bootstrap_args=[f"--named-caches-dir={shared_cache_dir('test-named-caches')}"],
     )
     runner.set_options([], env_inherit={"PATH"})
     runner.write_files({"app/go.mod": GO_MOD, "app/main.go": MAIN})

@@ -9,6 +9,7 @@ from kocache_plugin.go import (
     cacheprog_tool,
     git_facts,
     go_process,
+    goroot_link,
     modules,
     plugin_tools,
     std_prebuild,
@@ -23,6 +24,7 @@ def rules():
     return [
         *toolchain.rules(),
         *go_process.rules(),
+        *goroot_link.rules(),
         *build_cache.rules(),
         *plugin_tools.rules(),
         *cacheprog_tool.rules(),

@@ -16,6 +16,7 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.rules import Get, collect_rules, rule
 from pants.option.global_options import NamedCachesDirOption
 
+from kocache_plugin.go.named_cache_links import link_in_named_caches
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
 BUILD_CACHE_NAME = "kocache_go_build"
@@ -32,21 +33,6 @@ class GoBuildCacheLocation:
     path: Optional[str]  # None: Pants' named cache itself
 
 
-def link_named_cache(named_caches_dir: str, target: str) -> None:
-    """Make `<named caches>/kocache_go_build` a symlink to `target` (idempotent, safe to race)."""
-    os.makedirs(target, exist_ok=True)
-    link = os.path.join(named_caches_dir, BUILD_CACHE_NAME)
-    if os.path.islink(link) and os.path.realpath(link) == os.path.realpath(target):
-        return
-    os.makedirs(named_caches_dir, exist_ok=True)
-    if os.path.isdir(link) and not os.path.islink(link):
-        # An earlier cache in Pants' own place: keep it aside rather than delete someone's warm cache.
-        os.replace(link, f"{link}.before-kocache")
-    tmp = f"{link}.{os.getpid()}.tmp"
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
 @rule
 async def place_go_build_cache(kocache: KocacheSubsystem, named_caches: NamedCachesDirOption) -> GoBuildCacheLocation:
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(["KOCACHE"]))
@@ -55,7 +41,8 @@ async def place_go_build_cache(kocache: KocacheSubsystem, named_caches: NamedCac
         return GoBuildCacheLocation(None)
     target = os.path.abspath(os.path.expanduser(target))
     try:
-        link_named_cache(str(named_caches.val), target)
+        os.makedirs(target, exist_ok=True)
+        link_in_named_caches(str(named_caches.val), BUILD_CACHE_NAME, target)
     except OSError as e:
         raise GoBuildCacheError(f"Cannot place Go's build cache at {target} (KOCACHE / [kocache].go_build_cache): {e}")
     logger.debug(f"Go build cache: {target}")

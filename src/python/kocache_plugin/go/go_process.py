@@ -18,6 +18,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from kocache_plugin.go.build_cache import BUILD_CACHE_NAME, GoBuildCacheLocation
+from kocache_plugin.go.goroot_link import GOROOTS_CACHE, GoRootLink
 from kocache_plugin.go.toolchain import GoToolchain
 from kocache_plugin.subsystems.kocache import KocacheSubsystem
 
@@ -25,6 +26,7 @@ WRAPPER_PATH = "__kocache/go.sh"
 MODCACHE_DIR = "__gomodcache"
 CACHE_DIR = "__kocache/cache"  # where the chosen named cache appears in the sandbox
 CACHEPROG_PATH = "__kocache/gocacheprog"
+GOROOTS_DIR = "__kocache/goroots"  # the goroots named cache: links to this machine's Go installations
 GO_CACHE = BUILD_CACHE_NAME  # builds of the repo's binaries (KOCACHE can move it)
 TOOLS_CACHE = "kocache_go_tools"  # builds of the plugin's own tools
 
@@ -35,7 +37,7 @@ TOOLS_CACHE = "kocache_go_tools"  # builds of the plugin's own tools
 _WRAPPER = """\
 set -eu
 sandbox="$(/bin/pwd)"
-export GOROOT="$KOCACHE_GOROOT"
+export GOROOT="$sandbox/__kocache/goroots/$KOCACHE_GO_ID"
 export GOPATH="$sandbox/__kocache/gopath" HOME="$sandbox/__kocache/home" TMPDIR="$sandbox/__kocache/tmp"
 export GOMODCACHE="$sandbox/__gomodcache" GOCACHE="$sandbox/__kocache/cache"
 if [ -x "$sandbox/__kocache/gocacheprog" ]; then
@@ -88,6 +90,7 @@ async def go_process(
     bash: BashBinary,
     wrapper: GoWrapperScript,
     build_cache: GoBuildCacheLocation,  # placed (KOCACHE) before any build uses it
+    goroot: GoRootLink,
     kocache: KocacheSubsystem,
 ) -> Process:
     extra = [request.cacheprog] if request.cacheprog is not None and request.build_cache else []
@@ -102,9 +105,10 @@ async def go_process(
         "GOFLAGS": "",
         "CGO_ENABLED": "0",
         **request.env,
-        # Where Go lives is machine-specific; its identity (version, host platform) is the key.
-        "KOCACHE_GOROOT": toolchain.goroot,
+        # Where Go lives is machine-specific (a link in a named cache points there); its identity
+        # (version, host platform) is the key.
         "KOCACHE_GO": toolchain.identity,
+        "KOCACHE_GO_ID": goroot.link_name,
         "KOCACHE_WORKDIR": request.working_dir or ".",
     }
     return Process(
@@ -115,7 +119,7 @@ async def go_process(
         env=env,
         output_files=request.output_files,
         output_directories=request.output_directories,
-        append_only_caches={request.build_cache: CACHE_DIR} if request.build_cache else None,
+        append_only_caches={GOROOTS_CACHE: GOROOTS_DIR, **({request.build_cache: CACHE_DIR} if request.build_cache else {})},
         level=request.level,
         cache_scope=ProcessCacheScope.SUCCESSFUL,
         remote_cache_speculation_delay_millis=kocache.remote_cache_speculation_delay_millis,
