@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
-import tarfile
 from pathlib import Path
 from typing import Dict, Sequence
 
@@ -16,16 +14,7 @@ from kocache_plugin.oci.image_index import build_index
 from kocache_plugin.oci.layout import layout_files, ref_name_annotation, write_layout
 from kocache_plugin.oci.manifest import build_manifest
 from kocache_plugin.oci.platform import Platform
-
-
-def _layer(files: Dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from tests.support.images import tar_bytes
 
 
 def write_base_layout(directory: Path, platforms: Sequence[str], tag: str = "latest", release: str = "base 1") -> Dict[str, str]:
@@ -34,7 +23,7 @@ def write_base_layout(directory: Path, platforms: Sequence[str], tag: str = "lat
     manifests = []
     for p in platforms:
         platform = Platform.parse(p)
-        tar = _layer({"etc/base-release": f"{release} {p}\n".encode()})
+        tar = tar_bytes({"etc/base-release": f"{release} {p}\n".encode()})
         layer = gzip.compress(tar, mtime=0)
         blobs[sha256_digest(layer)] = layer
         config = build_image_config(
