@@ -107,13 +107,13 @@ def module(tmp_path_factory) -> Path:
 class Build:
     """A `go build` using the cacheprog; start() + wait() lets several run at once."""
 
-    def __init__(self, prog: Path, store: Path, module: Path, work: Path):
+    def __init__(self, prog: Path, store: Path, module: Path, work: Path, args=()):
         work.mkdir(parents=True)
         self.out = work / "hello"
         self.stats_file = work / "stats.jsonl"
         env = _go_env(work)
         env.update(
-            GOCACHEPROG=f"{prog} {store}",
+            GOCACHEPROG=" ".join([str(prog), *args, str(store)]),
             KOCACHE_CACHEPROG_STATS=str(self.stats_file),
             # A fresh GOCACHE, so nothing can come from Go's own cache.
             GOCACHE=str(work / "gocache"),
@@ -138,8 +138,8 @@ class Build:
         return self
 
 
-def build(prog, store, module, work) -> Build:
-    return Build(prog, store, module, work).wait()
+def build(prog, store, module, work, args=()) -> Build:
+    return Build(prog, store, module, work, args).wait()
 
 
 @pytest.fixture(scope="session")
@@ -276,6 +276,80 @@ def test_concurrent_builds_share_a_store(gocacheprog, module, warm, store, tmp_p
 
 
 # --------------------------------------------------------------------------
+# Importing from a plain Go cache (-import)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def go_cache(module, tmp_path_factory) -> Path:
+    """Go's own cache, filled by a plain `go build` (no cacheprog) with the same flags."""
+    root = tmp_path_factory.mktemp("gocache")
+    env = _go_env(root)
+    env["GOCACHE"] = str(root / "gocache")
+    proc = subprocess.run(
+        ["go", "build", "-trimpath", "-o", str(root / "hello"), "."],
+        cwd=module,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, f"go build failed:\n{proc.stdout}\n{proc.stderr}"
+    return root / "gocache"
+
+
+def snapshot(d: Path) -> dict:
+    """Every file under d with its content hash and mtime, to show that d was only read."""
+    return {
+        str(p.relative_to(d)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_import_reuses_a_plain_go_cache(gocacheprog, module, warm, go_cache, tmp_path):
+    _, clean = warm
+    before = snapshot(go_cache)
+    store = tmp_path / "store"
+
+    b = build(gocacheprog, store, module, tmp_path / "b1", ["-import", str(go_cache)])
+    # Everything was compiled by the plain build, so nothing is compiled again.
+    assert b.compiles == []
+    assert b.stats["imported"] > 50 and b.stats["corrupt"] == 0
+    assert b.stats["gets"] == b.stats["hits"] + b.stats["misses"]
+    assert b.stats["imported"] <= b.stats["hits"]
+    assert b.binary == clean.binary
+    assert "gocacheprog:" not in b.stderr
+    assert_store_sound(store)
+    assert len(records(store)) >= b.stats["imported"]
+    assert snapshot(go_cache) == before  # someone else's cache: only read
+
+    # The imported entries are the store's own now.
+    again = build(gocacheprog, store, module, tmp_path / "b2")
+    assert again.compiles == [] and again.stats["imported"] == 0 and again.stats["hits"] > 50
+    assert again.binary == clean.binary
+
+
+def test_damaged_go_cache_entry_is_not_imported(gocacheprog, module, warm, go_cache, tmp_path):
+    _, clean = warm
+    imp = tmp_path / "gocache"
+    shutil.copytree(go_cache, imp)
+    damaged = max(imp.glob("*/*-d"), key=lambda p: p.stat().st_size)  # the runtime's archive, say
+    _flip(damaged)
+    flipped, before = damaged.read_bytes(), snapshot(imp)
+    store = tmp_path / "store"
+
+    b = build(gocacheprog, store, module, tmp_path / "b", ["-import", str(imp)])
+    output = damaged.name.removesuffix("-d")
+    # The damaged body was needed, refused and rebuilt; the rest was imported.
+    assert f"does not match OutputID {output}" in b.stderr and "gocacheprog: not importing action" in b.stderr
+    assert b.compiles != [] and b.stats["imported"] > 0
+    assert b.binary == clean.binary
+    assert_store_sound(store)  # no body that fails its hash, the rebuilt one included
+    assert damaged.read_bytes() == flipped and snapshot(imp) == before
+
+
+# --------------------------------------------------------------------------
 # The protocol, driven directly
 # --------------------------------------------------------------------------
 
@@ -283,10 +357,14 @@ def test_concurrent_builds_share_a_store(gocacheprog, module, warm, store, tmp_p
 class Prog:
     """Speaks the go command's side of the GOCACHEPROG protocol."""
 
-    def __init__(self, prog: Path, store: Path, stats: Path):
+    def __init__(self, prog: Path, store: Path, stats: Path, *args: str):
         env = dict(os.environ, KOCACHE_CACHEPROG_STATS=str(stats))
         self.p = subprocess.Popen(
-            [str(prog), str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            [str(prog), *args, str(store)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         self.next_id = 0
         self.hello = self._read()
@@ -376,5 +454,92 @@ def test_protocol_verifies_puts_and_gets(gocacheprog, tmp_path):
 
     assert prog.close() == 0
     counts = json.loads(stats.read_text())
-    assert counts == {"gets": 7, "hits": 4, "misses": 3, "corrupt": 2, "puts": 3, "rejected": 2}
+    assert counts == {"gets": 7, "hits": 4, "misses": 3, "imported": 0, "corrupt": 2, "puts": 3, "rejected": 2}
     assert list((store / "tmp").iterdir()) == []
+
+
+def _go_entry(go_cache: Path, action: bytes, body: bytes, output: bytes = None, line: str = None):
+    """Writes an entry the way cmd/go/internal/cache does (or `line` as its action file)."""
+    output = hashlib.sha256(body).digest() if output is None else output
+    if line is None:
+        line = f"v1 {action.hex()} {output.hex()} {len(body):20d} {1_700_000_000_000_000_000:20d}\n"
+    for name, data in ((f"{action.hex()}-a", line.encode()), (f"{output.hex()}-d", body)):
+        p = go_cache / name[:2] / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+
+def test_protocol_imports_verified_go_cache_entries(gocacheprog, tmp_path):
+    store, stats, imp = tmp_path / "store", tmp_path / "stats.jsonl", tmp_path / "gocache"
+    body = b"compiled elsewhere"
+    _go_entry(imp, _aid(1), body)
+    _go_entry(imp, _aid(2), b"", line=f"v1 {_aid(2).hex()} {hashlib.sha256(b'').hexdigest()} 0 1\n")
+    _go_entry(imp, _aid(3), b"evil body", output=hashlib.sha256(b"good body").digest())
+    misfiled = f"v1 {_aid(5).hex()} {hashlib.sha256(b'misfiled').hexdigest()} 8 1\n"  # names another action
+    _go_entry(imp, _aid(4), b"misfiled", line=misfiled)
+    _go_entry(imp, _aid(6), b"trimmed")
+    trimmed = hashlib.sha256(b"trimmed").hexdigest()
+    (imp / trimmed[:2] / f"{trimmed}-d").unlink()  # Go trims bodies and action files separately
+    _go_entry(imp, _aid(7), b"stored body")
+    before = snapshot(imp)
+
+    prog = Prog(gocacheprog, store, stats, "-import", str(imp))
+    # A good entry is copied into the store and served from there.
+    hit = prog.get(_aid(1))
+    assert base64.b64decode(hit["OutputID"]) == hashlib.sha256(body).digest()
+    assert hit["Size"] == len(body) and "Time" in hit and "Miss" not in hit
+    path = Path(hit["DiskPath"])
+    assert path.parent.parent == store / "o" and path.read_bytes() == body
+    assert records(store)[_aid(1).hex()][:2] == (hashlib.sha256(body).hexdigest(), len(body))
+    again = prog.get(_aid(1))  # from the store now: imported once (see the counts)
+    assert (again["OutputID"], again["Size"], again["DiskPath"]) == (hit["OutputID"], hit["Size"], hit["DiskPath"])
+    # So is an empty one, whatever the padding of its action file.
+    empty = prog.get(_aid(2))
+    assert "Miss" not in empty and empty.get("Size", 0) == 0 and Path(empty["DiskPath"]).read_bytes() == b""
+
+    # A body that does not match its OutputID, an action file for another
+    # action, a trimmed body and no entry at all are misses, and nothing is stored.
+    for n in (3, 4, 6, 8):
+        assert prog.get(_aid(n)) == {"ID": prog.next_id, "Miss": True}, n
+    assert records(store).keys() == {_aid(1).hex(), _aid(2).hex()}
+
+    # A damaged entry of the store's own is replaced by a verified import.
+    good = prog.put(_aid(7), b"stored body")
+    _flip(Path(good["DiskPath"]))
+    assert prog.get(_aid(7))["DiskPath"] == good["DiskPath"]
+    assert Path(good["DiskPath"]).read_bytes() == b"stored body"
+
+    assert prog.close() == 0
+    stderr = prog.p.stderr.read().decode()
+    assert f"not importing action {_aid(3).hex()}" in stderr and "does not match OutputID" in stderr
+    assert f"not importing action {_aid(4).hex()}" in stderr
+    assert _aid(6).hex() not in stderr and _aid(8).hex() not in stderr  # plain misses are quiet
+    assert snapshot(imp) == before  # never written to
+    assert_store_sound(store)
+    counts = json.loads(stats.read_text())
+    assert counts == {"gets": 8, "hits": 4, "misses": 4, "imported": 3, "corrupt": 1, "puts": 1, "rejected": 0}
+
+
+USAGE = "usage: gocacheprog [-import <go-cache-dir>] <cache-dir>\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["store", "other"],
+        ["-import"],
+        ["-import", "gocache"],  # the flag takes the only argument
+        ["-import=", "store"],
+        ["-import", "gocache", "store", "other"],
+        ["store", "-import", "gocache"],  # flags come first
+        ["-bogus", "store"],
+        [""],
+    ],
+)
+def test_bad_arguments_print_usage(gocacheprog, tmp_path, args):
+    proc = subprocess.run(
+        [str(gocacheprog), *args], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", USAGE)
+    assert list(tmp_path.iterdir()) == []  # no store was created

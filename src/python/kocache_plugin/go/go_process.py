@@ -27,24 +27,33 @@ MODCACHE_DIR = "__gomodcache"
 CACHE_DIR = "__kocache/cache"  # where the chosen named cache appears in the sandbox
 CACHEPROG_PATH = "__kocache/gocacheprog"
 GOROOTS_DIR = "__kocache/goroots"  # the goroots named cache: links to this machine's Go installations
+TOOLS_CACHE_DIR = "__kocache/toolcache"  # the tools' plain Go cache, which the cache program imports from
 GO_CACHE = BUILD_CACHE_NAME  # builds of the repo's binaries (KOCACHE can move it)
 TOOLS_CACHE = "kocache_go_tools"  # builds of the plugin's own tools
 
 # The build cache is an accelerator only: Go keys it by content (with -trimpath, not by directory), it is
 # not part of any Process's identity, and remote workers simply start with it empty. When the verifying
 # cache program is present, the named cache is its store: every entry is re-hashed before Go may use it,
-# so a corrupted entry is rebuilt, never served. Go still wants a GOCACHE; that one is per sandbox.
+# so a corrupted entry is rebuilt, never served. Go still wants a GOCACHE (only for fuzzing data), and makes
+# its 256 subdirectories whenever it is new: it is a directory in the named cache, made once. The
+# plugin's tools were built first with a plain Go cache (the tools cache, see go/plugin_tools.py); the cache
+# program imports its standard-package compiles, each checked against its hash, instead of compiling them again.
+#
+# GOROOT and the module cache arrive as links (in a named cache; an immutable input) under the sandbox, whose
+# path changes with every run. Go keys its module index (the parsed package directories of the standard
+# library and of each module) by directory path, so it gets their real, stable paths: with the links' paths,
+# every build re-indexed the standard library and added the index to the cache again.
 _WRAPPER = """\
 set -eu
 sandbox="$(/bin/pwd)"
-export GOROOT="$sandbox/__kocache/goroots/$KOCACHE_GO_ID"
+export GOROOT="$(cd -P "$sandbox/__kocache/goroots/$KOCACHE_GO_ID" && pwd -P)"
 export GOPATH="$sandbox/__kocache/gopath" HOME="$sandbox/__kocache/home" TMPDIR="$sandbox/__kocache/tmp"
 export GOMODCACHE="$sandbox/__gomodcache" GOCACHE="$sandbox/__kocache/cache"
+[ -e "$GOMODCACHE" ] && GOMODCACHE="$(cd -P "$GOMODCACHE" && pwd -P)" || /bin/mkdir -p "$GOMODCACHE"
 if [ -x "$sandbox/__kocache/gocacheprog" ]; then
-  export GOCACHEPROG="$sandbox/__kocache/gocacheprog $sandbox/__kocache/cache" GOCACHE="$sandbox/__kocache/gocache-local"
+  export GOCACHEPROG="$sandbox/__kocache/gocacheprog -import $sandbox/__kocache/toolcache $sandbox/__kocache/cache" GOCACHE="$sandbox/__kocache/cache/go-local"
 fi
 /bin/mkdir -p "$GOPATH" "$HOME" "$TMPDIR" "$GOCACHE"
-[ -e "$GOMODCACHE" ] || /bin/mkdir -p "$GOMODCACHE"
 cd "./$KOCACHE_WORKDIR"
 exec "$GOROOT/bin/go" "$@"
 """
@@ -93,7 +102,8 @@ async def go_process(
     goroot: GoRootLink,
     kocache: KocacheSubsystem,
 ) -> Process:
-    extra = [request.cacheprog] if request.cacheprog is not None and request.build_cache else []
+    verified = request.cacheprog is not None and request.build_cache is not None
+    extra = [request.cacheprog] if verified else []
     input_digest = await Get(Digest, MergeDigests([wrapper.digest, request.input_digest, *extra]))
     env = {
         # Defaults that keep `go` from reaching outside the sandbox; callers may override some.
@@ -119,7 +129,11 @@ async def go_process(
         env=env,
         output_files=request.output_files,
         output_directories=request.output_directories,
-        append_only_caches={GOROOTS_CACHE: GOROOTS_DIR, **({request.build_cache: CACHE_DIR} if request.build_cache else {})},
+        append_only_caches={
+            GOROOTS_CACHE: GOROOTS_DIR,
+            **({request.build_cache: CACHE_DIR} if request.build_cache else {}),
+            **({TOOLS_CACHE: TOOLS_CACHE_DIR} if verified else {}),
+        },
         level=request.level,
         cache_scope=ProcessCacheScope.SUCCESSFUL,
         remote_cache_speculation_delay_millis=kocache.remote_cache_speculation_delay_millis,

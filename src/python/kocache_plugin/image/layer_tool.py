@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pants.engine.fs import Digest
 from pants.engine.rules import Get, collect_rules, rule
 
-from kocache_plugin.go.cacheprog_tool import VerifiedGoCache
-from kocache_plugin.go.plugin_tools import PluginTool, PluginToolRequest
+from kocache_plugin.go.plugin_tools import LAYER_TOOL, PluginTool, PluginToolRequest
 
 
 @dataclass(frozen=True)
@@ -20,8 +19,7 @@ class LayerTool:
 
 @rule
 async def layer_tool() -> LayerTool:
-    verified = await Get(VerifiedGoCache)
-    tool = await Get(PluginTool, PluginToolRequest("image/layer_tool", "layertool", verified.cacheprog))
+    tool = await Get(PluginTool, PluginToolRequest(LAYER_TOOL.name))
     return LayerTool(tool.digest, tool.path)
 
 

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	GOCACHEPROG="/path/to/gocacheprog <cache-dir>" go build ...
+//	GOCACHEPROG="/path/to/gocacheprog [-import <go-cache-dir>] <cache-dir>" go build ...
 //
 // Go's own GOCACHE trusts its files once their size matches, so a bit flip at
 // rest silently ends up in a binary. This program keeps the entries in
@@ -11,6 +11,11 @@
 // on every get; a damaged or missing entry is deleted and reported as a miss,
 // so Go rebuilds it and puts a good copy back. Puts are verified the same way.
 // Any number of processes may share <cache-dir>.
+//
+// With -import, a get that misses looks for the action in <go-cache-dir>, a
+// plain GOCACHE directory (Go's own format, only ever read), and copies a
+// verified entry into <cache-dir>. Outputs compiled by a normal `go build`,
+// such as the standard library, are then reused instead of compiled again.
 //
 // The protocol is that of cmd/go/internal/cacheprog, Go 1.24+ (Go 1.21-1.23
 // had an experimental variant, behind GOEXPERIMENT=cacheprog, that this does
@@ -29,6 +34,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +44,7 @@ import (
 	"time"
 )
 
-const usage = "usage: gocacheprog <cache-dir>"
+const usage = "usage: gocacheprog [-import <go-cache-dir>] <cache-dir>"
 
 // request and response mirror cmd/go/internal/cacheprog, which is not importable.
 type request struct {
@@ -61,22 +67,24 @@ type response struct {
 }
 
 // stats are the counters written to $KOCACHE_CACHEPROG_STATS. Gets = Hits +
-// Misses; Corrupt counts the misses caused by a damaged entry; Rejected
+// Misses; Imported counts the hits copied from the -import directory;
+// Corrupt counts the damaged entries that gets found (and discarded); Rejected
 // counts puts whose body did not match their OutputID.
 type stats struct {
-	Gets, Hits, Misses, Corrupt, Puts, Rejected atomic.Int64
+	Gets, Hits, Misses, Imported, Corrupt, Puts, Rejected atomic.Int64
 }
 
 func (s *stats) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]int64{
-		"gets": s.Gets.Load(), "hits": s.Hits.Load(), "misses": s.Misses.Load(),
+		"gets": s.Gets.Load(), "hits": s.Hits.Load(), "misses": s.Misses.Load(), "imported": s.Imported.Load(),
 		"corrupt": s.Corrupt.Load(), "puts": s.Puts.Load(), "rejected": s.Rejected.Load(),
 	})
 }
 
 type server struct {
-	store *store
-	stats stats
+	store   *store
+	goCache string // the -import directory, or ""
+	stats   stats
 
 	outMu sync.Mutex // responses come from several goroutines
 	out   *bufio.Writer
@@ -86,18 +94,29 @@ type server struct {
 }
 
 func main() {
-	if len(os.Args) != 2 || os.Args[1] == "" || os.Args[1][0] == '-' {
+	flags := flag.NewFlagSet("gocacheprog", flag.ContinueOnError)
+	flags.SetOutput(io.Discard) // bad arguments get the one-line usage only
+	var goCache string
+	flags.Func("import", "", func(dir string) error {
+		if dir == "" {
+			return errors.New("empty directory")
+		}
+		goCache = dir
+		return nil
+	})
+	if err := flags.Parse(os.Args[1:]); err != nil || flags.NArg() != 1 || flags.Arg(0) == "" {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	st, err := openStore(os.Args[1])
+	st, err := openStore(flags.Arg(0))
 	if err != nil {
 		fatalf("%v", err)
 	}
 	s := &server{
-		store: st,
-		out:   bufio.NewWriter(os.Stdout),
-		slots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		store:   st,
+		goCache: goCache,
+		out:     bufio.NewWriter(os.Stdout),
+		slots:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	s.reply(&response{KnownCommands: []string{"get", "put", "close"}})
 	err = s.serve(bufio.NewReaderSize(os.Stdin, 1<<16))
@@ -155,13 +174,9 @@ func (s *server) get(req *request) *response {
 	}
 	s.stats.Gets.Add(1)
 	e, err := s.store.get(req.ActionID)
-	if err == nil {
-		s.stats.Hits.Add(1)
-		return &response{ID: req.ID, OutputID: e.OutputID, Size: e.Size, Time: &e.Time, DiskPath: e.Path}
-	}
-	s.stats.Misses.Add(1)
 	var corrupt *corruptError
 	switch {
+	case err == nil:
 	case errors.As(err, &corrupt):
 		s.stats.Corrupt.Add(1)
 		fmt.Fprintf(os.Stderr, "gocacheprog: discarded corrupt cache entry for action %x: %v\n", req.ActionID, err)
@@ -169,7 +184,21 @@ func (s *server) get(req *request) *response {
 		// A miss is always safe (Go rebuilds), so an unreadable entry should not fail the build.
 		fmt.Fprintf(os.Stderr, "gocacheprog: treating action %x as a miss: %v\n", req.ActionID, err)
 	}
-	return &response{ID: req.ID, Miss: true}
+	if (err == errMiss || corrupt != nil) && s.goCache != "" {
+		// An entry left alone after an I/O error is not overwritten.
+		if e, err = s.store.importGo(s.goCache, req.ActionID); err == nil {
+			s.stats.Imported.Add(1)
+		} else if err != errMiss {
+			// Importing is only a shortcut: Go rebuilds what cannot be imported.
+			fmt.Fprintf(os.Stderr, "gocacheprog: not importing action %x from %s: %v\n", req.ActionID, s.goCache, err)
+		}
+	}
+	if err != nil {
+		s.stats.Misses.Add(1)
+		return &response{ID: req.ID, Miss: true}
+	}
+	s.stats.Hits.Add(1)
+	return &response{ID: req.ID, OutputID: e.OutputID, Size: e.Size, Time: &e.Time, DiskPath: e.Path}
 }
 
 // put stores a body. Only a broken stdin is returned as an error (the stream

@@ -282,3 +282,74 @@ func parseRecord(rec, action []byte) (*entry, error) {
 	}
 	return &entry{OutputID: output, Size: size, Time: time.Unix(0, nanos)}, nil
 }
+
+// importGo copies the entry for action from goCache, a plain GOCACHE directory
+// in Go's own format, into the store and returns it; errMiss if goCache has no
+// (usable) entry. goCache is someone else's cache and is only read. Go does not
+// re-hash its entries, so this does: the body goes through put, which refuses
+// one that does not match its OutputID (a *mismatchError).
+func (s *store) importGo(goCache string, action []byte) (*entry, error) {
+	aname := goCacheFile(goCache, action, "a")
+	af, err := os.Open(aname)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errMiss
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := io.ReadAll(io.LimitReader(af, maxRecordLen+1))
+	af.Close()
+	if err != nil {
+		return nil, err
+	}
+	output, size, err := parseGoEntry(rec, action)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", aname, err)
+	}
+
+	of, err := os.Open(goCacheFile(goCache, output, "d"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errMiss // Go trims bodies and entries separately
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer of.Close()
+	if fi, err := of.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, errMiss // a directory holds a cached executable, which Go asks for differently
+	}
+	// One byte over size is enough for put to see a body that is too long.
+	path, err := s.put(action, output, size, io.LimitReader(of, size+1))
+	if err != nil {
+		return nil, err
+	}
+	return &entry{OutputID: output, Size: size, Time: time.Now(), Path: path}, nil
+}
+
+// goCacheFile names a file of Go's own cache (cmd/go/internal/cache.fileName).
+func goCacheFile(dir string, id []byte, kind string) string {
+	h := hex.EncodeToString(id)
+	return filepath.Join(dir, h[:2], h+"-"+kind)
+}
+
+// parseGoEntry reads Go's action entry, written as
+//
+//	fmt.Sprintf("v1 %x %x %20d %20d\n", ActionID, OutputID, size, unixNanos)
+//
+// The padding is not relied on. Go checks no more than this either; the body
+// is what gets verified.
+func parseGoEntry(rec, action []byte) (output []byte, size int64, err error) {
+	f := strings.Fields(string(rec))
+	if len(rec) > maxRecordLen || len(f) != 5 || f[0] != "v1" {
+		return nil, 0, errors.New("not a v1 action entry")
+	}
+	if id, err := hex.DecodeString(f[1]); err != nil || !bytes.Equal(id, action) {
+		return nil, 0, errors.New("action entry is for another action")
+	}
+	output, err1 := hex.DecodeString(f[2])
+	size, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || len(output) != idLen || size < 0 {
+		return nil, 0, errors.New("action entry has bad fields")
+	}
+	return output, size, nil
+}
