@@ -43,8 +43,10 @@ def run_ko(
     layout = work / "ko-layout"
     shutil.rmtree(layout, ignore_errors=True)
     kocache.mkdir(parents=True, exist_ok=True)
+    # ko refuses GOOS/GOARCH in its environment together with --platform (the same linux/amd64).
+    go_env = {k: v for k, v in plain_go_env(gocache, work / "home").items() if k not in ("GOOS", "GOARCH")}
     env = {
-        **plain_go_env(gocache, work / "home"),
+        **go_env,
         "KOCACHE": str(kocache),
         "KO_DOCKER_REPO": f"{registry_host}/ko",
         "KO_DEFAULTBASEIMAGE": base_ref,
