@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -454,7 +455,9 @@ def test_protocol_verifies_puts_and_gets(gocacheprog, tmp_path):
 
     assert prog.close() == 0
     counts = json.loads(stats.read_text())
-    assert counts == {"gets": 7, "hits": 4, "misses": 3, "imported": 0, "corrupt": 2, "puts": 3, "rejected": 2}
+    assert counts == {
+        "gets": 7, "hits": 4, "misses": 3, "imported": 0, "corrupt": 2, "puts": 3, "rejected": 2, "trimmed": 0
+    }
     assert list((store / "tmp").iterdir()) == []
 
 
@@ -517,7 +520,127 @@ def test_protocol_imports_verified_go_cache_entries(gocacheprog, tmp_path):
     assert snapshot(imp) == before  # never written to
     assert_store_sound(store)
     counts = json.loads(stats.read_text())
-    assert counts == {"gets": 8, "hits": 4, "misses": 4, "imported": 3, "corrupt": 1, "puts": 1, "rejected": 0}
+    assert counts == {
+        "gets": 8, "hits": 4, "misses": 4, "imported": 3, "corrupt": 1, "puts": 1, "rejected": 0, "trimmed": 0
+    }
+
+
+# --------------------------------------------------------------------------
+# Trimming (Go's policy: files unused for 5 days go, at most one walk a day)
+# --------------------------------------------------------------------------
+
+HOUR, DAY = 3600, 24 * 3600
+
+
+def _age(paths, seconds: float):
+    t = time.time() - seconds
+    for p in paths:
+        os.utime(p, (t, t))
+
+
+def _entry_files(store: Path, action: bytes, body: bytes) -> list:
+    """The action record and the body of a stored entry."""
+    output = hashlib.sha256(body).hexdigest()
+    return [store / "a" / action.hex()[:2] / action.hex(), store / "o" / output[:2] / output]
+
+
+def _recent(t: float) -> bool:
+    return abs(t - time.time()) < 120
+
+
+def _counts(stats: Path) -> dict:
+    (line,) = stats.read_text().splitlines()
+    return json.loads(line)
+
+
+ZERO = {"gets": 0, "hits": 0, "misses": 0, "imported": 0, "corrupt": 0, "puts": 0, "rejected": 0, "trimmed": 0}
+
+
+def test_protocol_trims_unused_entries_and_marks_used_ones(gocacheprog, tmp_path):
+    store = tmp_path / "store"
+    bodies = {n: b"body %d" % n for n in (1, 2, 3)}  # A, B, C
+    prog = Prog(gocacheprog, store, tmp_path / "s1.jsonl")
+    for n, body in bodies.items():
+        assert "Err" not in prog.put(_aid(n), body)
+    files = {n: _entry_files(store, _aid(n), body) for n, body in bodies.items()}
+    assert all(p.is_file() for fs in files.values() for p in fs)
+    _age(files[1], 6 * DAY)
+    _age(files[2], 2 * DAY)
+    assert not (store / "trim.txt").exists()  # a new store has never been trimmed
+    assert prog.close() == 0
+    assert prog.p.stderr.read() == b""
+
+    assert not any(p.exists() for p in files[1])
+    assert all(p.is_file() for p in files[2] + files[3])
+    assert _recent(int((store / "trim.txt").read_text()))
+    assert _counts(tmp_path / "s1.jsonl") == dict(ZERO, puts=3, trimmed=2)
+    assert_store_sound(store)
+
+    # A get marks the files it serves as used, once their mtime is an hour old.
+    _age(files[3], HOUR / 2)
+    c_mtimes = [p.stat().st_mtime_ns for p in files[3]]
+    prog = Prog(gocacheprog, store, tmp_path / "s2.jsonl")
+    hit = prog.get(_aid(2))
+    assert base64.b64decode(hit["OutputID"]) == hashlib.sha256(bodies[2]).digest() and "Miss" not in hit
+    assert all(_recent(p.stat().st_mtime) for p in files[2])
+    assert "Miss" not in prog.get(_aid(3))
+    assert [p.stat().st_mtime_ns for p in files[3]] == c_mtimes  # recent enough: not rewritten
+    assert prog.get(_aid(1)) == {"ID": prog.next_id, "Miss": True}  # trimmed
+    assert prog.close() == 0
+    assert prog.p.stderr.read() == b""
+    assert _counts(tmp_path / "s2.jsonl") == dict(ZERO, gets=3, hits=2, misses=1)
+
+
+@pytest.mark.parametrize(
+    "stamp, trims",
+    [
+        (lambda: str(int(time.time() - HOUR)), False),
+        (lambda: f"{int(time.time() - 23 * HOUR)}\n", False),
+        (lambda: str(int(time.time() - 25 * HOUR)), True),
+        (lambda: str(int(time.time() + 2 * DAY)), True),  # a clock that was wrong
+        (lambda: "yesterday", True),
+        (lambda: "", True),
+    ],
+    ids=["1h-old", "23h-old", "25h-old", "future", "garbage", "empty"],
+)
+def test_trim_runs_at_most_once_a_day(gocacheprog, tmp_path, stamp, trims):
+    store, stats = tmp_path / "store", tmp_path / "stats.jsonl"
+    prog = Prog(gocacheprog, store, stats)
+    assert "Err" not in prog.put(_aid(1), b"old body")
+    old = _entry_files(store, _aid(1), b"old body")
+    _age(old, 6 * DAY)
+    text = stamp()
+    (store / "trim.txt").write_text(text)
+    assert prog.close() == 0
+    assert prog.p.stderr.read() == b""
+
+    assert all(p.exists() != trims for p in old)
+    assert _counts(stats) == dict(ZERO, puts=1, trimmed=2 if trims else 0)
+    if trims:
+        assert _recent(int((store / "trim.txt").read_text()))
+    else:
+        assert (store / "trim.txt").read_text() == text
+
+
+def test_trim_never_touches_the_import_directory(gocacheprog, tmp_path):
+    store, stats, imp = tmp_path / "store", tmp_path / "stats.jsonl", tmp_path / "gocache"
+    _go_entry(imp, _aid(1), b"compiled elsewhere")
+    _go_entry(imp, _aid(2), b"also compiled elsewhere")
+    _age([p for p in imp.rglob("*") if p.is_file()], 6 * DAY)
+    before = snapshot(imp)
+
+    prog = Prog(gocacheprog, store, stats, "-import", str(imp))
+    assert "Miss" not in prog.get(_aid(1))  # imported: the store's copy is new
+    assert "Err" not in prog.put(_aid(3), b"own body")
+    own = _entry_files(store, _aid(3), b"own body")
+    _age(own, 6 * DAY)
+    assert prog.close() == 0
+    assert prog.p.stderr.read() == b""
+
+    assert not any(p.exists() for p in own)  # the trim did run
+    assert records(store).keys() == {_aid(1).hex()}
+    assert snapshot(imp) == before  # old, but someone else's: neither trimmed nor marked
+    assert _counts(stats) == dict(ZERO, gets=1, hits=1, imported=1, puts=1, trimmed=2)
 
 
 USAGE = "usage: gocacheprog [-import <go-cache-dir>] <cache-dir>\n"

@@ -12,6 +12,10 @@
 // so Go rebuilds it and puts a good copy back. Puts are verified the same way.
 // Any number of processes may share <cache-dir>.
 //
+// Like Go's own GOCACHE, the store trims itself: a hit refreshes the mtimes of
+// its files (at most once an hour), and on a normal exit, at most once a day
+// per store, the files unused for 5 days are deleted (see store.trim).
+//
 // With -import, a get that misses looks for the action in <go-cache-dir>, a
 // plain GOCACHE directory (Go's own format, only ever read), and copies a
 // verified entry into <cache-dir>. Outputs compiled by a normal `go build`,
@@ -69,15 +73,17 @@ type response struct {
 // stats are the counters written to $KOCACHE_CACHEPROG_STATS. Gets = Hits +
 // Misses; Imported counts the hits copied from the -import directory;
 // Corrupt counts the damaged entries that gets found (and discarded); Rejected
-// counts puts whose body did not match their OutputID.
+// counts puts whose body did not match their OutputID; Trimmed counts the
+// files (records and bodies) that the exit's trim deleted.
 type stats struct {
-	Gets, Hits, Misses, Imported, Corrupt, Puts, Rejected atomic.Int64
+	Gets, Hits, Misses, Imported, Corrupt, Puts, Rejected, Trimmed atomic.Int64
 }
 
 func (s *stats) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]int64{
 		"gets": s.Gets.Load(), "hits": s.Hits.Load(), "misses": s.Misses.Load(), "imported": s.Imported.Load(),
 		"corrupt": s.Corrupt.Load(), "puts": s.Puts.Load(), "rejected": s.Rejected.Load(),
+		"trimmed": s.Trimmed.Load(),
 	})
 }
 
@@ -121,6 +127,9 @@ func main() {
 	s.reply(&response{KnownCommands: []string{"get", "put", "close"}})
 	err = s.serve(bufio.NewReaderSize(os.Stdin, 1<<16))
 	s.inflight.Wait()
+	if err == nil {
+		s.trim()
+	}
 	s.writeStats()
 	if err != nil {
 		fatalf("%v", err)
@@ -248,6 +257,17 @@ func (s *server) reply(res *response) {
 	}
 	if err != nil {
 		fatalf("writing response: %v", err) // Go has gone away; nothing left to serve
+	}
+}
+
+// trim runs the store's daily trim. Go waits for this process to exit, so a
+// trim delays the go command a little, once a day, as Go's own cache does.
+// Trimming only saves space, so its errors are reported and otherwise ignored.
+func (s *server) trim() {
+	n, err := s.store.trim(time.Now())
+	s.stats.Trimmed.Add(n)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gocacheprog: trimming %s: %v\n", s.store.dir, err)
 	}
 }
 

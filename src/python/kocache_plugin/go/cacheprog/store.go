@@ -6,7 +6,12 @@ package main
 //	<dir>/o/<2 hex>/<OutputID hex>   output bodies, named by their own sha256
 //	<dir>/a/<2 hex>/<ActionID hex>   action records (one self-checksummed line)
 //	<dir>/tmp/                       files being written, renamed into place when complete
-//	<dir>/lock                       flock: shared while renaming in, exclusive while deleting
+//	<dir>/lock                       flock: shared while renaming in or marking old files used, exclusive while deleting
+//	<dir>/trim.txt                   unix time (decimal seconds) of the last trim
+//
+// Files are trimmed the way Go trims its GOCACHE: a get marks the files it
+// serves as used by setting their mtime, and trim deletes the files whose
+// mtime says they have not been used for trimUnused.
 //
 // (flock makes this Unix-only, like Pants.)
 //
@@ -43,6 +48,18 @@ const recordVersion = "kocache-action-v1"
 const maxRecordLen = 1024
 
 var errMiss = errors.New("not in cache")
+
+// The trim policy is Go's own (cmd/go/internal/cache): nearly all reuse of a
+// cache entry happens within 5 days of its previous use (golang.org/issue/22990).
+const (
+	// markUsedAfter: a get rewrites an mtime only when it is older than this,
+	// which saves nearly all inode writes; mtimes lag real use by at most this.
+	markUsedAfter = time.Hour
+	// trimInterval: the store is walked at most this often (see trim.txt).
+	trimInterval = 24 * time.Hour
+	// trimUnused: files unused for this long are deleted.
+	trimUnused = 5 * 24 * time.Hour
+)
 
 // corruptError reports an entry that was found damaged and deleted.
 type corruptError struct{ reason string }
@@ -132,7 +149,154 @@ func (s *store) get(action []byte) (*entry, error) {
 		return nil, s.discard(fmt.Sprintf("output %x does not match its content (%d bytes with sha256 %x; recorded %d bytes)",
 			e.OutputID, n, sum, e.Size), af, of)
 	}
+	if err := s.markUsed(of, af); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// markUsed sets the mtimes of a verified entry's body and record to now when
+// they are older than markUsedAfter, so that trim keeps them. It is best
+// effort: a file whose mtime cannot be set is served all the same. It does
+// return errMiss if the body has been trimmed since it was opened, since the
+// path handed to Go would then name nothing. The shared lock keeps trim out
+// while it looks and marks, so a body marked here is not trimmed afterwards.
+// (Imported entries need no marking: put has just written their files.)
+func (s *store) markUsed(body, record *os.File) error {
+	now := time.Now()
+	var stale []*os.File
+	for _, f := range []*os.File{body, record} {
+		if fi, err := f.Stat(); err == nil && now.Sub(fi.ModTime()) >= markUsedAfter {
+			stale = append(stale, f)
+		}
+	}
+	if len(stale) == 0 {
+		return nil // the common case: no lock, no write
+	}
+	unlock, err := s.lock(syscall.LOCK_SH)
+	if err != nil {
+		return nil
+	}
+	defer unlock()
+	for _, f := range stale {
+		was, err1 := f.Stat()
+		cur, err2 := os.Lstat(f.Name())
+		switch {
+		case err1 == nil && err2 == nil && os.SameFile(was, cur):
+			os.Chtimes(f.Name(), now, now)
+		case f == body && errors.Is(err2, fs.ErrNotExist):
+			return errMiss
+		}
+		// Otherwise a put has replaced the file with a new, fresh one.
+	}
+	return nil
+}
+
+// trim deletes the store's files that have not been used for trimUnused,
+// unless trim.txt says that the store was trimmed less than trimInterval ago
+// (a missing or unparsable trim.txt, or one from the future, means trim now).
+// It returns how many files it deleted.
+//
+// The exclusive lock keeps puts from renaming files in and gets from marking
+// files as used meanwhile, and makes concurrent exits trim one at a time; the
+// later ones find the new trim.txt and stop. Files in use are safe: a get
+// refreshes any mtime older than markUsedAfter, far below trimUnused.
+func (s *store) trim(now time.Time) (int64, error) {
+	stamp := filepath.Join(s.dir, "trim.txt")
+	if trimmedRecently(stamp, now) {
+		return 0, nil // the common case: no lock
+	}
+	unlock, err := s.lock(syscall.LOCK_EX)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	if trimmedRecently(stamp, now) {
+		return 0, nil
+	}
+	// A file's mtime may lag its last use by up to markUsedAfter.
+	cutoff := now.Add(-trimUnused - markUsedAfter)
+	var removed, failed int64
+	var firstErr error
+	fail := func(err error) {
+		if failed++; firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, kind := range []string{"a", "o"} {
+		// WalkDir reads a whole directory before visiting it, so removing is safe.
+		filepath.WalkDir(filepath.Join(s.dir, kind), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fail(err)
+				return nil // go on with the rest
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			// Checked right before the removal, under the lock.
+			fi, err := os.Lstat(path)
+			if err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+				if err = os.Remove(path); err == nil {
+					removed++
+				}
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				fail(err)
+			}
+			return nil
+		})
+	}
+	// The stamp is written even after errors, like Go does: they are likely to
+	// recur, and repeating the walk at every exit would not help.
+	if err := s.writeFile(stamp, fmt.Sprintf("%d\n", now.Unix())); err != nil {
+		fail(err)
+	}
+	switch {
+	case failed > 1:
+		return removed, fmt.Errorf("%v (and %d more errors)", firstErr, failed-1)
+	case failed == 1:
+		return removed, firstErr
+	}
+	return removed, nil
+}
+
+// trimmedRecently reports whether the trim stamp holds a time less than
+// trimInterval ago. A stamp more than markUsedAfter in the future (a clock
+// that was wrong) does not count, so one bad clock cannot stop trimming.
+func trimmedRecently(stamp string, now time.Time) bool {
+	b, err := os.ReadFile(stamp)
+	if err != nil {
+		return false
+	}
+	t, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return false
+	}
+	d := now.Sub(time.Unix(t, 0))
+	return d < trimInterval && d > -markUsedAfter
+}
+
+// writeFile replaces name with a file holding text, written in tmp/ and
+// renamed into place so that readers never see part of it.
+func (s *store) writeFile(name, text string) error {
+	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "t-")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // discard deletes the files of a corrupt entry, but only if each path still
