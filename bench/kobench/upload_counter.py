@@ -9,6 +9,7 @@ under `/blobs/uploads/`), manifests (PUT under `/manifests/`), and existence che
 from __future__ import annotations
 
 import http.client
+import sys
 import threading
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,6 +88,11 @@ class CountingProxy(ThreadingHTTPServer):
         self.tally = UploadTally()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up early (ko does, once it has what it needs) is not an error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     @property
     def port(self) -> int:
