@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.pants_repo import PantsRepo
+from tests.support.pants_repo import NET_HTTP_MAIN, PantsRepo
 
 pytestmark = pytest.mark.e2e
 
@@ -17,11 +17,7 @@ def _image_digest(repo: PantsRepo) -> str:
 
 
 def test_bit_flip_in_the_go_build_cache(tmp_path) -> None:
-    repo = PantsRepo.copy(tmp_path / "repo", local_store=tmp_path / "store-1", with_examples=False)
-    repo.named_caches = tmp_path / "named-caches"
-    repo.write("m/go.mod", "module example.com/m\n\ngo 1.21\n")
-    repo.write("m/main.go", 'package main\n\nimport (\n\t"fmt"\n\t"net/http"\n)\n\nfunc main() { fmt.Println(http.StatusOK) }\n')
-    repo.write("m/BUILD", 'ko_binary(name="b")\nko_image(name="img", binary=":b")\n')
+    repo = PantsRepo.one_go_image(tmp_path, NET_HTTP_MAIN)
     repo.run("package", "::")
     clean = _image_digest(repo)
 

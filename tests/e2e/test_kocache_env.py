@@ -12,11 +12,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_kocache_places_the_go_build_cache(tmp_path) -> None:
-    repo = PantsRepo.copy(tmp_path / "repo", local_store=tmp_path / "store", with_examples=False)
-    repo.named_caches = tmp_path / "named-caches"
-    repo.write("m/go.mod", "module example.com/m\n\ngo 1.21\n")
-    repo.write("m/main.go", "package main\n\nfunc main() {}\n")
-    repo.write("m/BUILD", 'ko_binary(name="b")\nko_image(name="img", binary=":b")\n')
+    repo = PantsRepo.one_go_image(tmp_path, "package main\n\nfunc main() {}\n")
 
     kocache = tmp_path / "kocache"
     first = repo.run("package", "::", env={"KOCACHE": str(kocache)})

@@ -44,6 +44,10 @@ class PantsResult:
         return int(m.group(1))
 
 
+# A main that links the standard library's biggest packages (net/http), so its build fills Go's cache.
+NET_HTTP_MAIN = 'package main\n\nimport (\n\t"fmt"\n\t"net/http"\n)\n\nfunc main() { fmt.Println(http.StatusOK) }\n'
+
+
 class PantsRepo:
     """A temporary checkout of the repository."""
 
@@ -64,6 +68,17 @@ class PantsRepo:
             else:
                 shutil.copy2(src, dest / name)
         return cls(dest, local_store)
+
+    @classmethod
+    def one_go_image(cls, tmp_path: Path, main_go: str) -> "PantsRepo":
+        """A checkout without the examples, with caches of its own (`store-1`, `named-caches` under tmp_path) and
+        one image, `m:img`, of the binary `m:b` built from `main_go`: for tests that damage or inspect caches."""
+        repo = cls.copy(tmp_path / "repo", local_store=tmp_path / "store-1", with_examples=False)
+        repo.named_caches = tmp_path / "named-caches"
+        repo.write("m/go.mod", "module example.com/m\n\ngo 1.21\n")
+        repo.write("m/main.go", main_go)
+        repo.write("m/BUILD", 'ko_binary(name="b")\nko_image(name="img", binary=":b")\n')
+        return repo
 
     def write(self, path: str, content: str) -> None:
         target = self.root / path
