@@ -14,8 +14,7 @@ from pants.engine.fs import Digest
 from pants.engine.rules import Get, collect_rules, rule
 
 from kocache_plugin.go.go_process import CACHEPROG_PATH
-from kocache_plugin.go.plugin_tools import CACHEPROG, PluginTool, PluginToolRequest
-from kocache_plugin.go.toolchain import GoToolchain, parse_go_version
+from kocache_plugin.go.plugin_tools import CACHEPROG, PluginTool, PluginTools, PluginToolRequest
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,8 @@ class VerifiedGoCache:
 
 
 @rule
-async def verified_go_cache(toolchain: GoToolchain) -> VerifiedGoCache:
-    if parse_go_version(toolchain.version) < CACHEPROG.minimum_go:
+async def verified_go_cache(tools: PluginTools) -> VerifiedGoCache:
+    if CACHEPROG.name not in tools.names:  # the toolchain is older than CACHEPROG.minimum_go
         return VerifiedGoCache(None)
     tool = await Get(PluginTool, PluginToolRequest(CACHEPROG.name))
     assert tool.path == CACHEPROG_PATH
